@@ -1,0 +1,425 @@
+"""A project folder: project.sqlite (samples, classes, audit), images/ stored by content hash, models/."""
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from inspector.core import class_style, imageio, project_db
+from inspector.core.errors import ProjectError
+from inspector.core.image_store import clean_image_dir, write_file_atomically
+from inspector.core.project_types import AddResult, AuditEntry, ClassInfo, RecoveryReport, Sample
+from inspector.core.splits import SPLITS, choose_split, parse_val_fraction
+
+STATUSES = ("unreviewed", "labelled", "discarded")
+_ORDERS = {"id": "s.id", "added_at": "s.added_at", "captured_at": "s.captured_at",
+           "labelled_at": "s.labelled_at", "suggestion_score": "s.suggestion_score"}
+_SAMPLE_SELECT = ("SELECT s.*, l.name AS label_name, g.name AS suggestion_name FROM samples s "
+                  "LEFT JOIN classes l ON l.id = s.label_id LEFT JOIN classes g ON g.id = s.suggestion_id")
+
+
+class Project:
+    """Open with Project.open(path) or create with Project.init(path); use as a context manager."""
+
+    def __init__(self, root: Path, db: sqlite3.Connection):
+        self.root = root
+        self.db = db
+        self.images_dir = root / "images"
+        self.models_dir = root / "models"
+        self.recovery = RecoveryReport()
+        self._lock = threading.RLock()  # one connection may be shared by the GUI's worker threads
+        self._depth = 0
+
+    # -- opening and closing ------------------------------------------------------------------
+    @classmethod
+    def init(cls, path: str | Path, *, name: str | None = None) -> "Project":
+        root = Path(path).expanduser().absolute()
+        if (root / project_db.DB_NAME).exists():
+            raise ProjectError(f"{root} is already an Inspector project — open it instead of creating it again")
+        if root.exists():
+            if not root.is_dir():
+                raise ProjectError(f"{root} is a file — give a new or empty folder for the project")
+            if any(not p.name.startswith(".") for p in root.iterdir()):
+                raise ProjectError(f"{root} is not empty — give a new or empty folder for the project")
+        root.mkdir(parents=True, exist_ok=True)
+        (root / "images").mkdir(exist_ok=True)
+        (root / "models").mkdir(exist_ok=True)
+        db = project_db.connect(root / project_db.DB_NAME)
+        project = cls(root, db)
+        with project.transaction():
+            project_db.create_schema(db, name=name or root.name, created_at=time.time())
+        return project
+
+    @classmethod
+    def open(cls, path: str | Path) -> "Project":
+        root = Path(path).expanduser().absolute()
+        if not root.exists():
+            raise ProjectError(f"{root} does not exist — check the path, or create a project with "
+                               f"`inspector project init {root}`")
+        if root.is_file() and root.name == project_db.DB_NAME:
+            root = root.parent
+        db_path = root / project_db.DB_NAME
+        if not db_path.is_file():
+            raise ProjectError(f"{root} is not an Inspector project — run `inspector project init PATH` first")
+        db = project_db.connect(db_path)
+        try:
+            project_db.check_schema(db, db_path)
+            (root / "images").mkdir(exist_ok=True)
+            (root / "models").mkdir(exist_ok=True)
+            project = cls(root, db)
+            project._recover()
+        except BaseException:
+            db.close()
+            raise
+        return project
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "Project":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE … COMMIT, or ROLLBACK on error. Nested use becomes a savepoint."""
+        with self._lock:
+            if self._depth:
+                name = f"sp{self._depth}"
+                self.db.execute(f"SAVEPOINT {name}")
+                self._depth += 1
+                try:
+                    yield self.db
+                except BaseException:
+                    self.db.execute(f"ROLLBACK TO {name}")
+                    self.db.execute(f"RELEASE {name}")
+                    raise
+                else:
+                    self.db.execute(f"RELEASE {name}")
+                finally:
+                    self._depth -= 1
+                return
+            try:
+                self.db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as e:
+                raise ProjectError(f"the project is busy in another Inspector window or command ({e}) — "
+                                   "wait for it to finish and try again") from None
+            self._depth = 1
+            try:
+                yield self.db
+                self.db.execute("COMMIT")
+            except BaseException:
+                if self.db.in_transaction:
+                    self.db.execute("ROLLBACK")
+                raise
+            finally:
+                self._depth = 0
+
+    def _recover(self) -> None:
+        """Remove temp files and image files without a row, left by a crash mid-add. Runs under the
+        write lock, so a file another process is adding right now (it holds the lock) is never seen."""
+        with self.transaction():
+            known = {f"{h}.{e}" for h, e in self.db.execute("SELECT image_hash, ext FROM samples")}
+            removed_temp, removed_orphans, present = clean_image_dir(self.images_dir, known)
+        self.recovery = RecoveryReport(removed_temp, removed_orphans, sorted(known - present))
+
+    # -- settings -----------------------------------------------------------------------------
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction():
+            self.db.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
+                            "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, str(value)))
+
+    @property
+    def name(self) -> str:
+        return self.get_meta("name", self.root.name) or self.root.name
+
+    @property
+    def val_fraction(self) -> float:
+        return parse_val_fraction(self.get_meta("val_fraction", project_db.DEFAULT_VAL_FRACTION))
+
+    def set_val_fraction(self, value: float) -> None:
+        """Applies to samples labelled from now on; stored splits never move."""
+        self.set_meta("val_fraction", repr(parse_val_fraction(value)))
+
+    # -- classes ------------------------------------------------------------------------------
+    def add_class(self, name: str, kind: str = "defect", color: str | None = None,
+                  shortcut: str | None = None) -> ClassInfo:
+        class_style.check_name(name)
+        class_style.check_kind(kind)
+        with self.transaction():
+            existing = self.class_by_name(name)
+            if existing is not None:
+                if existing.kind != kind:
+                    raise ProjectError(f"class {name!r} already exists as kind {existing.kind!r}, not {kind!r} — "
+                                       "pick another name or keep its kind")
+                return existing
+            classes = self.classes()
+            color = class_style.check_color(color) if color else class_style.pick_color(
+                kind, {c.color for c in classes})
+            used = {c.shortcut for c in classes if c.shortcut}
+            if shortcut is None:
+                shortcut = class_style.pick_shortcut(kind, used)
+            else:
+                self._check_shortcut_free(shortcut, None)
+            self.db.execute("INSERT INTO classes (name, kind, color, shortcut) VALUES (?, ?, ?, ?)",
+                            (name, kind, color, shortcut))
+        return self.class_by_name(name)
+
+    def classes(self) -> list[ClassInfo]:
+        return [ClassInfo(*r) for r in self.db.execute(
+            "SELECT id, name, kind, color, shortcut FROM classes ORDER BY id")]
+
+    def class_by_name(self, name: str) -> ClassInfo | None:
+        r = self.db.execute("SELECT id, name, kind, color, shortcut FROM classes WHERE name = ?", (name,)).fetchone()
+        return ClassInfo(*r) if r else None
+
+    def update_class(self, name: str, *, color: str | None = None, shortcut: str | None = None,
+                     new_name: str | None = None) -> ClassInfo:
+        with self.transaction():
+            cls = self._require_class(name)
+            if color is not None:
+                self.db.execute("UPDATE classes SET color = ? WHERE id = ?", (class_style.check_color(color), cls.id))
+            if shortcut is not None:
+                self._check_shortcut_free(shortcut, cls.id)
+                self.db.execute("UPDATE classes SET shortcut = ? WHERE id = ?", (shortcut, cls.id))
+            if new_name is not None and new_name != name:
+                class_style.check_name(new_name)
+                if self.class_by_name(new_name) is not None:
+                    raise ProjectError(f"class {new_name!r} already exists — pick another name")
+                self.db.execute("UPDATE classes SET name = ? WHERE id = ?", (new_name, cls.id))
+                name = new_name
+        return self.class_by_name(name)
+
+    def _check_shortcut_free(self, shortcut: str, class_id: int | None) -> None:
+        class_style.check_shortcut(shortcut)
+        r = self.db.execute("SELECT name FROM classes WHERE shortcut = ? AND id IS NOT ?", (shortcut, class_id)).fetchone()
+        if r:
+            raise ProjectError(f"shortcut {shortcut!r} is already used by class {r[0]!r} — pick another key")
+
+    def _require_class(self, name: str) -> ClassInfo:
+        cls = self.class_by_name(name)
+        if cls is None:
+            known = ", ".join(c.name for c in self.classes()) or "none yet"
+            raise ProjectError(f"class {name!r} does not exist — add it first (known classes: {known})")
+        return cls
+
+    # -- samples: adding ----------------------------------------------------------------------
+    def add_image(self, data: bytes | str | Path, *, source: str, captured_at: float | None = None,
+                  label: str | None = None, user: str | None = None, suggestion: str | None = None,
+                  suggestion_score: float | None = None) -> AddResult:
+        """Store an image. It is decoded first (ImageDecodeError: nothing written); the file is made
+        durable before its row is committed, so a crash leaves at worst an orphan file that open() removes."""
+        if isinstance(data, (str, Path)):
+            path = Path(data)
+            data, display = imageio.read_image_bytes(path), path.name
+        else:
+            data, display = bytes(data), source
+        pixels = imageio.decode_image(data, name=display)
+        height, width = int(pixels.shape[0]), int(pixels.shape[1])
+        ext = imageio.image_info(data)[0].lower().lstrip(".")
+        digest = hashlib.sha256(data).hexdigest()
+        label_cls = self._require_class(label) if label is not None else None
+        suggestion_cls = self._require_class(suggestion) if suggestion is not None else None
+        if label_cls is not None:
+            user = _require_user(user)
+        written: Path | None = None
+        try:
+            with self.transaction():
+                row = self.db.execute("SELECT id FROM samples WHERE image_hash = ?", (digest,)).fetchone()
+                if row is not None:
+                    return AddResult(row[0], digest, True)
+                final = self.image_path(f"{digest}.{ext}")
+                final.parent.mkdir(exist_ok=True)
+                write_file_atomically(final, data)
+                written = final
+                now = time.time()
+                cur = self.db.execute(
+                    "INSERT INTO samples (image_hash, ext, width, height, byte_size, source, captured_at, added_at,"
+                    " suggestion_id, suggestion_score) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (digest, ext, width, height, len(data), str(source), captured_at, now,
+                     suggestion_cls.id if suggestion_cls else None, suggestion_score))
+                sample_id = cur.lastrowid
+                if label_cls is not None:
+                    self._apply_label(sample_id, label_cls, user, now)
+        except BaseException:
+            # No row was committed, so the file must not stay (it would be an orphan).
+            if written is not None:
+                written.unlink(missing_ok=True)
+            raise
+        return AddResult(sample_id, digest, False)
+
+    # -- samples: changing --------------------------------------------------------------------
+    def set_label(self, sample_id: int, label: str, user: str) -> None:
+        user = _require_user(user)
+        with self.transaction():
+            cls = self._require_class(label)
+            self._require_row(sample_id)
+            self._apply_label(sample_id, cls, user, time.time())
+
+    def _apply_label(self, sample_id: int, cls: ClassInfo, user: str, now: float) -> None:
+        row = self._require_row(sample_id)
+        if row["label_id"] != cls.id:
+            self.db.execute("UPDATE samples SET label_id = ?, labelled_by = ?, labelled_at = ? WHERE id = ?",
+                            (cls.id, user, now, sample_id))
+            self._audit(sample_id, user, now, "label", row["label_name"], cls.name)
+        if row["status"] != "labelled":
+            self.db.execute("UPDATE samples SET status = 'labelled' WHERE id = ?", (sample_id,))
+            self._audit(sample_id, user, now, "status", row["status"], "labelled")
+        if row["split"] is None:
+            n, v = self.db.execute(
+                "SELECT COUNT(*), COALESCE(SUM(split = 'val'), 0) FROM samples WHERE label_id = ? AND id != ? "
+                "AND status != 'discarded' AND split IN ('train', 'val')", (cls.id, sample_id)).fetchone()
+            split = choose_split(row["image_hash"], n, v, self.val_fraction)
+            self.db.execute("UPDATE samples SET split = ? WHERE id = ?", (split, sample_id))
+
+    def discard(self, sample_id: int, user: str) -> None:
+        self._set_status(sample_id, user, lambda row: "discarded")
+
+    def restore(self, sample_id: int, user: str) -> None:
+        """Undo discard: back to labelled if it has a label, else unreviewed."""
+        self._set_status(sample_id, user, lambda row: row["status"] if row["status"] != "discarded"
+                         else ("labelled" if row["label_id"] is not None else "unreviewed"))
+
+    def _set_status(self, sample_id: int, user: str, new_status) -> None:
+        user = _require_user(user)
+        with self.transaction():
+            row = self._require_row(sample_id)
+            new = new_status(row)
+            if new != row["status"]:
+                now = time.time()
+                self.db.execute("UPDATE samples SET status = ? WHERE id = ?", (new, sample_id))
+                self._audit(sample_id, user, now, "status", row["status"], new)
+
+    def set_suggestion(self, sample_id: int, label: str | None, score: float | None) -> None:
+        """The model's suggestion (not audited: it is not a decision). label None clears it."""
+        with self.transaction():
+            self._require_row(sample_id)
+            cls_id = self._require_class(label).id if label is not None else None
+            self.db.execute("UPDATE samples SET suggestion_id = ?, suggestion_score = ? WHERE id = ?",
+                            (cls_id, None if score is None else float(score), sample_id))
+
+    def set_split(self, sample_id: int, split: str, user: str = "system") -> None:
+        """Move a sample by hand, e.g. into "golden" (held out for acceptance checks). Audited."""
+        if split not in SPLITS:
+            raise ProjectError(f"split {split!r} is not allowed — use one of {', '.join(SPLITS)}")
+        with self.transaction():
+            row = self._require_row(sample_id)
+            if row["split"] != split:
+                self.db.execute("UPDATE samples SET split = ? WHERE id = ?", (split, sample_id))
+                self._audit(sample_id, user, time.time(), "split", row["split"], split)
+
+    def _audit(self, sample_id: int, user: str, at: float, field: str, old, new) -> None:
+        self.db.execute("INSERT INTO audit (sample_id, user, at, field, old, new) VALUES (?, ?, ?, ?, ?, ?)",
+                        (sample_id, user, at, field, old, new))
+
+    # -- samples: reading ---------------------------------------------------------------------
+    def _require_row(self, sample_id: int) -> sqlite3.Row:
+        row = self.db.execute(_SAMPLE_SELECT + " WHERE s.id = ?", (int(sample_id),)).fetchone()
+        if row is None:
+            raise ProjectError(f"sample #{sample_id} does not exist in this project — it may have been removed")
+        return row
+
+    def sample(self, sample_id: int) -> Sample:
+        return _to_sample(self._require_row(sample_id))
+
+    def find_by_hash(self, image_hash: str) -> Sample | None:
+        row = self.db.execute(_SAMPLE_SELECT + " WHERE s.image_hash = ?", (image_hash,)).fetchone()
+        return _to_sample(row) if row else None
+
+    def samples(self, *, status: str | Iterable[str] | None = None, split: str | Iterable[str] | None = None,
+                label: str | None = None, kind: str | None = None, order: str = "id") -> list[Sample]:
+        """Filtered samples. order: id, added_at, captured_at, labelled_at or suggestion_score; prefix '-' for
+        descending."""
+        where, args = [], []
+        for column, value in (("s.status", status), ("s.split", split)):
+            if value is not None:
+                values = [value] if isinstance(value, str) else list(value)
+                where.append(f"{column} IN ({', '.join('?' * len(values))})")
+                args += values
+        if label is not None:
+            where.append("l.name = ?")
+            args.append(label)
+        if kind is not None:
+            where.append("l.kind = ?")
+            args.append(class_style.check_kind(kind))
+        desc = order.startswith("-")
+        column = _ORDERS.get(order.lstrip("-"))
+        if column is None:
+            raise ProjectError(f"sample order {order!r} is not known — use one of {', '.join(_ORDERS)}")
+        sql = _SAMPLE_SELECT + (" WHERE " + " AND ".join(where) if where else "")
+        sql += f" ORDER BY {column} {'DESC' if desc else 'ASC'}, s.id"
+        return [_to_sample(r) for r in self.db.execute(sql, args)]
+
+    def image_path(self, sample_or_hash: Sample | str) -> Path:
+        """images/ab/<hash>.<ext>. Accepts a Sample, "<hash>.<ext>", or a bare hash of a stored sample."""
+        if isinstance(sample_or_hash, Sample):
+            digest, ext = sample_or_hash.image_hash, sample_or_hash.ext
+        elif "." in sample_or_hash:
+            digest, ext = sample_or_hash.split(".", 1)
+        else:
+            row = self.db.execute("SELECT ext FROM samples WHERE image_hash = ?", (sample_or_hash,)).fetchone()
+            if row is None:
+                raise ProjectError(f"image {sample_or_hash[:16]}… is not in this project")
+            digest, ext = sample_or_hash, row[0]
+        return self.images_dir / digest[:2] / f"{digest}.{ext}"
+
+    def read_image(self, sample: Sample | int) -> np.ndarray:
+        if not isinstance(sample, Sample):
+            sample = self.sample(sample)
+        return imageio.decode_image(self.image_path(sample), name=f"sample #{sample.id}")
+
+    def counts(self) -> dict:
+        """{"per_class": {name: {"train", "val", "golden", "total"}}, "labelled", "unreviewed", "discarded",
+        "total"}. Per-class numbers count labelled samples that are not discarded."""
+        per_class = {c.name: {"train": 0, "val": 0, "golden": 0, "total": 0} for c in self.classes()}
+        for name, split, n in self.db.execute(
+                "SELECT l.name, s.split, COUNT(*) FROM samples s JOIN classes l ON l.id = s.label_id "
+                "WHERE s.status = 'labelled' GROUP BY l.name, s.split"):
+            if split in per_class[name]:
+                per_class[name][split] += n
+            per_class[name]["total"] += n
+        totals = dict.fromkeys(STATUSES, 0)
+        for status, n in self.db.execute("SELECT status, COUNT(*) FROM samples GROUP BY status"):
+            totals[status] = n
+        return {"per_class": per_class, **totals, "total": sum(totals.values())}
+
+    def snapshot_hash(self, samples: Iterable[Sample] | None = None) -> str:
+        """sha256 over sorted (image_hash, label, split) of labelled samples: names a dataset state."""
+        if samples is None:
+            samples = self.samples(status="labelled")
+        rows = sorted((s.image_hash, s.label, s.split or "") for s in samples
+                      if s.status == "labelled" and s.label is not None)
+        h = hashlib.sha256()
+        for row in rows:
+            h.update("\t".join(row).encode("utf-8") + b"\n")
+        return h.hexdigest()
+
+    def audit(self, sample_id: int | None = None) -> list[AuditEntry]:
+        sql = "SELECT id, sample_id, user, at, field, old, new FROM audit"
+        rows = self.db.execute(sql + " WHERE sample_id = ? ORDER BY id" if sample_id is not None
+                               else sql + " ORDER BY id", (sample_id,) if sample_id is not None else ())
+        return [AuditEntry(*r) for r in rows]
+
+
+def _require_user(user: str | None) -> str:
+    if not user or not str(user).strip():
+        raise ProjectError("a user name is needed for every label and status change — pass who made it")
+    return str(user)
+
+
+def _to_sample(r: sqlite3.Row) -> Sample:
+    return Sample(r["id"], r["image_hash"], r["ext"], r["width"], r["height"], r["source"], r["captured_at"],
+                  r["added_at"], r["label_name"], r["labelled_by"], r["labelled_at"], r["status"], r["split"],
+                  r["suggestion_name"], r["suggestion_score"], r["byte_size"])
