@@ -1,0 +1,1 @@
+"""The `inspector` command line: the same core functions the GUI calls."""

@@ -1,0 +1,300 @@
+"""`inspector …` — every command a vision engineer can script. Heavy modules load lazily so
+`inspector project init` answers at once."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from inspector import __version__
+from inspector.core.errors import Cancelled, InspectorError
+
+
+def _open_project(path):
+    from inspector.core.project import Project
+
+    return Project.open(path)
+
+
+def _emit(args, obj: dict, text: str) -> None:
+    print(json.dumps(obj, default=str) if getattr(args, "json", False) else text)
+
+
+# -- project, import, export, synth -------------------------------------------------------------------
+def cmd_project_init(args) -> int:
+    from inspector.core.project import Project
+
+    p = Project.init(args.path, name=args.name)
+    _emit(args, {"project": str(p.root)}, f"created project {p.root}")
+    p.close()
+    return 0
+
+
+def cmd_project_info(args) -> int:
+    from inspector.core.registry import ModelRegistry
+
+    with _open_project(args.path) as p:
+        counts = p.counts()
+        per_class = counts["per_class"]
+        active = ModelRegistry(p).active_version()
+        classes = [{"name": c.name, "kind": c.kind, "color": c.color, "shortcut": c.shortcut} for c in p.classes()]
+        obj = {"project": str(p.root), "classes": classes, "counts": counts, "active_model": active}
+        lines = [f"project {p.root}  (active model: {active or 'none'}; unreviewed {counts.get('unreviewed', 0)},"
+                 f" discarded {counts.get('discarded', 0)})"]
+        for c in classes:
+            n = per_class.get(c["name"], {})
+            lines.append(f"  {c['name']:<20} {c['kind']:<7} train {n.get('train', 0):>5}  val {n.get('val', 0):>5}")
+        _emit(args, obj, "\n".join(lines))
+    return 0
+
+
+def cmd_import(args) -> int:
+    from inspector.core.importer import import_imagefolder
+
+    with _open_project(args.project) as p:
+        s = import_imagefolder(p, args.src, user=args.user)
+    obj = {"added": s.added, "duplicates": s.duplicates, "rejected": [list(r) for r in s.rejected],
+           "per_class": s.per_class}
+    _emit(args, obj, str(s))
+    return 0
+
+
+def cmd_export(args) -> int:
+    from inspector.core.exporter import export_imagefolder
+
+    with _open_project(args.project) as p:
+        s = export_imagefolder(p, args.to)
+    _emit(args, s, f"exported {s.get('exported', s)} images to {args.to}")
+    return 0
+
+
+def cmd_synth(args) -> int:
+    from inspector.core.synth import write_imagefolder
+
+    s = write_imagefolder(args.out, args.count, seed=args.seed, defect_rate=args.defect_rate,
+                          size=(args.size, args.size), balanced=args.balanced)
+    _emit(args, s, f"wrote {s['count']} parts to {args.out}: "
+                   + ", ".join(f"{k} {v}" for k, v in sorted(s["per_class"].items())))
+    return 0
+
+
+# -- training and models -----------------------------------------------------------------------------
+def _train_config(args):
+    from inspector.core.train_config import preset
+
+    name = args.preset
+    if name is None:
+        name = {"mlp": "mlp", "cnn": "cnn"}.get(args.arch or "", args.mode if args.mode in ("head", "finetune") else "head")
+    over = dict(arch=args.arch, mode=args.mode, epochs=args.epochs, optimizer=args.optimizer, lr=args.lr,
+                batch_size=args.batch_size, weight_decay=args.weight_decay, l1=args.l1, dropout=args.dropout,
+                early_stopping=args.early_stopping, seed=args.seed, device=args.device, schedule=args.schedule)
+    if args.no_augment:
+        over["augment"] = dict(hflip=False, vflip=False, rotate_deg=0, shift=0, brightness=0, contrast=0)
+    return preset(name, **over)
+
+
+def cmd_train(args) -> int:
+    from inspector.cli.progress_bar import TerminalProgress
+    from inspector.core.cancel import CancelToken
+    from inspector.core.training import train_project
+
+    cfg = _train_config(args)
+    with _open_project(args.project) as p:
+        out = train_project(p, cfg, warm_from=args.warm_from, progress=TerminalProgress(quiet=args.quiet),
+                            cancel=CancelToken(), user=args.user, activate=True if args.activate else None)
+    m = out.metrics
+    obj = {"version": out.version.version, "active": out.version.active, "arch": cfg.arch, "mode": cfg.mode,
+           "val_accuracy": m.get("accuracy"), "val": {k: m.get(k) for k in ("accuracy", "per_class", "confusion_matrix",
+                                                                              "count")},
+           "best_epoch": out.result.best_epoch, "train_s": round(out.result.train_s, 3),
+           "wall_s": round(out.wall_s, 3), "device": out.result.device}
+    acc = f"{m['accuracy']:.4f}" if m else "n/a (no validation images)"
+    _emit(args, obj, f"saved model {out.version.version}{' (active)' if out.version.active else ''}: "
+                     f"validation accuracy {acc}, {out.wall_s:.1f} s")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from inspector.core.evaluation import evaluate_version
+
+    with _open_project(args.project) as p:
+        m = evaluate_version(p, args.model, args.data, backend=args.backend)
+    lines = [f"model {m['version']} on {m['data']}: accuracy {m['accuracy']:.4f} ({m['count']} images)"]
+    for name, c in m["per_class"].items():
+        lines.append(f"  {name:<20} precision {c['precision']:.3f} recall {c['recall']:.3f} support {c['support']}")
+    lines.append("confusion matrix (rows true, columns predicted): " + json.dumps(m["confusion_matrix"]))
+    lines += [f"  skipped {path}: {why}" for path, why in m["rejected"]]
+    _emit(args, m, "\n".join(lines))
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from inspector.core.errors import ImageDecodeError
+    from inspector.core.imageio import decode_image, read_image_bytes
+    from inspector.core.predictor import Predictor
+    from inspector.core.registry import ModelRegistry
+    from inspector.core.training import require_classifier
+
+    with _open_project(args.project) as p:
+        reg = ModelRegistry(p)
+        mv = require_classifier(reg, args.model)
+        predictor = Predictor(mv.path, backend=args.backend, config=reg.read_config(mv.version))
+    results, failed = [], 0
+    for path in args.images:
+        try:
+            pred = predictor.predict([decode_image(read_image_bytes(path))])[0]
+            results.append({"image": path, "label": pred.label, "confidence": pred.confidence, "scores": pred.scores})
+        except ImageDecodeError as e:
+            failed += 1
+            results.append({"image": path, "error": str(e)})
+    if args.json:
+        print(json.dumps({"model": mv.version, "predictions": results}))
+    else:
+        for r in results:
+            print(f"{r['image']}: " + (r["error"] if "error" in r else f"{r['label']} ({r['confidence']:.3f})"))
+    return 1 if failed else 0
+
+
+def cmd_models(args) -> int:
+    from inspector.core.registry import ModelRegistry
+
+    with _open_project(args.project) as p:
+        reg = ModelRegistry(p)
+        if args.action == "list":
+            rows = reg.list()
+            obj = {"models": [{"version": m.version, "kind": m.kind, "created_at": m.created_at, "active": m.active,
+                               "parent": m.parent, **m.summary} for m in rows]}
+            lines = [f"{'*' if m.active else ' '} {m.version:<6} {m.kind:<10} {m.summary.get('arch', ''):<13} "
+                     f"val acc {m.summary.get('val_accuracy') if m.summary.get('val_accuracy') is not None else '-'}"
+                     f"  train {m.summary.get('train', '-')}" for m in rows] or ["no models yet — run `inspector train`"]
+            _emit(args, obj, "\n".join(lines))
+        elif args.action == "activate":
+            m = reg.activate(_need_version(args), args.user)
+            _emit(args, {"active": m.version}, f"{m.version} is now active")
+        elif args.action == "rollback":
+            m = reg.rollback(args.user)
+            _emit(args, {"active": m.version}, f"rolled back: {m.version} is now active")
+        elif args.action == "delete":
+            v = _need_version(args)
+            reg.delete(v)
+            _emit(args, {"deleted": v}, f"deleted {v}")
+    return 0
+
+
+def _need_version(args) -> str:
+    if not args.version:
+        raise InspectorError(f"`inspector models {args.action}` needs a version, e.g. v3 — see `inspector models list`")
+    return args.version
+
+
+def cmd_demo(args) -> int:
+    from inspector.cli.demo import run_demo
+
+    return run_demo(args)
+
+
+# -- the parser ---------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="inspector", description="Deep-learning inspection workstation")
+    ap.add_argument("--version", action="version", version=f"inspector {__version__}")
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND")
+
+    def add(name, fn, help_):
+        sp = sub.add_parser(name, help=help_, description=help_)
+        sp.set_defaults(fn=fn)
+        sp.add_argument("--json", action="store_true", help="print one JSON object")
+        return sp
+
+    pp = sub.add_parser("project", help="create or describe a project")
+    psub = pp.add_subparsers(dest="project_command", metavar="ACTION", required=True)
+    sp = psub.add_parser("init", help="create a new project folder")
+    sp.add_argument("path")
+    sp.add_argument("--name")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(fn=cmd_project_init)
+    sp = psub.add_parser("info", help="classes, sample counts and the active model")
+    sp.add_argument("path")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(fn=cmd_project_info)
+
+    sp = add("import", cmd_import, "import an ImageFolder (one folder per class; good/ok = ok parts)")
+    sp.add_argument("src")
+    sp.add_argument("--project", required=True)
+    sp.add_argument("--user", default="import")
+
+    sp = add("export", cmd_export, "write the labelled set as an ImageFolder")
+    sp.add_argument("--project", required=True)
+    sp.add_argument("--to", required=True)
+
+    sp = add("synth", cmd_synth, "write synthetic parts with known defects as an ImageFolder")
+    sp.add_argument("--out", required=True)
+    sp.add_argument("--count", type=int, default=200)
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--defect-rate", type=float, default=0.2)
+    sp.add_argument("--size", type=int, default=256)
+    sp.add_argument("--balanced", action="store_true", help="equal counts per class")
+
+    sp = add("train", cmd_train, "train a classifier on the project's labelled images")
+    sp.add_argument("--project", required=True)
+    sp.add_argument("--preset", choices=("head", "finetune", "cnn", "mlp"))
+    sp.add_argument("--arch", choices=("mlp", "cnn", "effnet-lite0"))
+    sp.add_argument("--mode", choices=("head", "finetune", "scratch"))
+    sp.add_argument("--epochs", type=int)
+    sp.add_argument("--optimizer", choices=("sgd", "momentum", "adagrad", "rmsprop", "adam", "adamw"))
+    sp.add_argument("--lr", type=float)
+    sp.add_argument("--batch-size", type=int)
+    sp.add_argument("--weight-decay", type=float, help="L2 regularization")
+    sp.add_argument("--l1", type=float, help="L1 regularization")
+    sp.add_argument("--dropout", type=float)
+    sp.add_argument("--schedule", choices=("constant", "cosine"))
+    sp.add_argument("--early-stopping", type=int, metavar="PATIENCE")
+    sp.add_argument("--no-augment", action="store_true")
+    sp.add_argument("--seed", type=int)
+    sp.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"))
+    sp.add_argument("--from", dest="warm_from", metavar="VERSION", help="warm start from this version")
+    sp.add_argument("--activate", action="store_true", help="make the new version active")
+    sp.add_argument("--user")
+    sp.add_argument("--quiet", action="store_true")
+
+    sp = add("eval", cmd_eval, "accuracy, per-class precision/recall and confusion matrix")
+    sp.add_argument("--project", required=True)
+    sp.add_argument("--model")
+    sp.add_argument("--data", help="an ImageFolder outside the project (default: the validation split)")
+    sp.add_argument("--backend", choices=("auto", "onnx", "torch"), default="auto")
+
+    sp = add("predict", cmd_predict, "classify images")
+    sp.add_argument("images", nargs="+")
+    sp.add_argument("--project", required=True)
+    sp.add_argument("--model")
+    sp.add_argument("--backend", choices=("auto", "onnx", "torch"), default="auto")
+
+    sp = add("models", cmd_models, "list, activate, roll back or delete model versions")
+    sp.add_argument("action", choices=("list", "activate", "rollback", "delete"))
+    sp.add_argument("version", nargs="?")
+    sp.add_argument("--project", required=True)
+    sp.add_argument("--user")
+
+    sp = add("demo", cmd_demo, "a demo project on synthetic parts: import, train, evaluate")
+    sp.add_argument("--dir", help="where to create the demo project (default: a fresh folder in ~/Inspector)")
+    sp.add_argument("--count", type=int, default=300)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if not getattr(args, "fn", None):
+        build_parser().print_help()
+        return 0
+    try:
+        return args.fn(args)
+    except InspectorError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except (KeyboardInterrupt, Cancelled):
+        print("cancelled — nothing already saved was changed", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,240 @@
+"""The training engine: one fit() for the CLI and the GUI.
+
+fit(config, train, val, classes, progress=..., cancel=...) -> FitResult, after Orange3's task
+contract: plain inputs, plain progress events, a cancel token checked every batch, no Qt.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from inspector.core.arrays import ArrayDataset
+from inspector.core.augment import augment_batch
+from inspector.core.cancel import CancelToken
+from inspector.core.devices import select_device
+from inspector.core.errors import ConfigError
+from inspector.core.nets import build_network, default_arch, default_preprocessing
+from inspector.core.optimizers import l1_penalty, make_optimizer, make_scheduler
+from inspector.core.progress import BatchProgress, EpochEnd, ProgressEvent, StageProgress
+from inspector.core.train_config import TrainConfig
+
+Progress = Callable[[ProgressEvent], None]
+
+
+@dataclass
+class FitResult:
+    model: torch.nn.Module  # the network with the kept (best) weights, on the CPU, in eval mode
+    arch: dict
+    preprocessing: dict  # size [h, w], channels, mean, std (0..1 pixel units)
+    classes: list[str]
+    history: list[dict] = field(default_factory=list)  # one dict per epoch
+    best_epoch: int = 0
+    stopped_early: bool = False
+    train_s: float = 0.0
+    device: str = "cpu"
+
+
+def preprocessing_for(cfg: TrainConfig, channels: int | None = None) -> dict:
+    """What images must look like for this config (size, channels); mean/std may be refined by fit()."""
+    pre = dict(default_preprocessing(cfg.arch))
+    if cfg.input_size:
+        pre["size"] = list(cfg.input_size)
+    if channels is not None and cfg.arch != "effnet-lite0":
+        pre["channels"] = channels
+        pre["mean"], pre["std"] = [pre["mean"][0]] * channels, [pre["std"][0]] * channels
+    if cfg.standardize == "none":
+        pre["mean"], pre["std"] = [0.0] * pre["channels"], [1.0] * pre["channels"]
+    return pre
+
+
+def dataset_mean_std(images: np.ndarray) -> tuple[list[float], list[float]]:
+    """Per-channel mean and std in 0..1 units (input standardization from the training data)."""
+    x = images.reshape(-1, images.shape[-1]).astype(np.float64) / 255.0
+    std = np.maximum(x.std(0), 1e-3)
+    return x.mean(0).tolist(), std.tolist()
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+class _Standardize:
+    """uint8 N×H×W×C batch -> float N×C×H×W standardized, with augmentation in between."""
+
+    def __init__(self, pre: dict, device: torch.device):
+        c = pre["channels"]
+        self.mean = torch.tensor(pre["mean"], dtype=torch.float32, device=device).view(1, c, 1, 1)
+        self.std = torch.tensor(pre["std"], dtype=torch.float32, device=device).view(1, c, 1, 1)
+
+    def __call__(self, batch_u8: torch.Tensor, augment=None) -> torch.Tensor:
+        x = batch_u8.permute(0, 3, 1, 2).float().div_(255.0)
+        if augment is not None:
+            x = augment(x)
+        x = (x - self.mean) / self.std
+        return x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
+
+
+def fit(cfg: TrainConfig, train: ArrayDataset, val: ArrayDataset | None, classes: list[str], *,
+        progress: Progress | None = None, cancel: CancelToken | None = None,
+        init_state: dict | None = None, feature_cache=None) -> FitResult:
+    """Train a network on in-memory images. Raises Cancelled when the token is set."""
+    t_start = time.perf_counter()
+    progress = progress or (lambda e: None)
+    cancel = cancel or CancelToken()
+    if len(train) == 0:
+        raise ConfigError("there are no labelled training images — label some parts first")
+    if len(classes) < 2:
+        raise ConfigError("training needs at least two classes with labelled images — label parts of another class")
+    gen = seed_everything(cfg.seed)
+    device = select_device(cfg.device)
+    channels = int(train.images.shape[-1])
+    pre = preprocessing_for(cfg, channels)
+    if cfg.standardize == "dataset":
+        pre["mean"], pre["std"] = dataset_mean_std(train.images)
+    arch = default_arch(cfg.arch, len(classes), channels)
+    arch["dropout"] = cfg.dropout
+    if cfg.arch == "effnet-lite0":
+        arch["pretrained"] = cfg.mode in ("head", "finetune")
+    # A warm start overwrites every weight, so the ImageNet checkpoint need not be read first.
+    model = build_network({**arch, "pretrained": arch["pretrained"] and init_state is None} if "pretrained" in arch else arch)
+    if init_state is not None:
+        model.load_state_dict(init_state)
+    model.to(device)
+    std = _Standardize(pre, device)
+
+    if cfg.mode == "head":
+        from inspector.core.features import extract_features  # only head mode needs it
+
+        feats = {}
+        for name, ds in (("train", train), ("val", val)):
+            if ds is None or len(ds) == 0:
+                continue
+            feats[name] = extract_features(model, ds, pre, device, cache=feature_cache, cancel=cancel,
+                                           progress=lambda d, t, n=name: progress(StageProgress(f"features ({n})", d, t)))
+        head = model.classifier
+        runner = _HeadRunner(head, cfg.dropout)
+        data_train = (feats["train"], torch.from_numpy(train.labels))
+        data_val = (feats["val"], torch.from_numpy(val.labels)) if "val" in feats else None
+        trained = head
+    else:
+        runner = _ImageRunner(model, std, cfg, gen)
+        data_train = (torch.from_numpy(train.images), torch.from_numpy(train.labels))
+        data_val = (torch.from_numpy(val.images), torch.from_numpy(val.labels)) if val is not None and len(val) else None
+        trained = model
+
+    history, best_epoch, stopped = _loop(cfg, trained, runner, data_train, data_val, device, gen, progress, cancel)
+    model.cpu().eval()
+    return FitResult(model=model, arch=arch, preprocessing=pre, classes=list(classes), history=history,
+                     best_epoch=best_epoch, stopped_early=stopped, train_s=time.perf_counter() - t_start,
+                     device=str(device))
+
+
+class _HeadRunner:
+    """Trains only the classifier on cached backbone features."""
+
+    def __init__(self, head: torch.nn.Module, dropout: float):
+        self.head, self.dropout = head, dropout
+
+    def __call__(self, xb: torch.Tensor, training: bool) -> torch.Tensor:
+        if training and self.dropout:
+            xb = F.dropout(xb, self.dropout, training=True)
+        return self.head(xb)
+
+
+class _ImageRunner:
+    def __init__(self, model, std: _Standardize, cfg: TrainConfig, gen: torch.Generator):
+        self.model, self.std, self.cfg, self.gen = model, std, cfg, gen
+
+    def __call__(self, xb: torch.Tensor, training: bool) -> torch.Tensor:
+        aug = None
+        if training and self.cfg.augment.enabled:
+            aug = lambda x: augment_batch(x, self.cfg.augment, self.gen)  # noqa: E731
+        return self.model(self.std(xb, aug))
+
+
+def _loop(cfg, module, runner, data_train, data_val, device, gen, progress, cancel):
+    x_train, y_train = data_train
+    n = len(y_train)
+    bs = min(cfg.batch_size, n)
+    batches = math.ceil(n / bs)
+    opt = make_optimizer(module.parameters(), cfg)
+    sched = make_scheduler(opt, cfg, cfg.epochs * batches)
+    use_amp = cfg.amp and device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    history: list[dict] = []
+    best_key, best_state, best_epoch, since_best = None, None, 0, 0
+    seen, t0 = 0, time.perf_counter()
+    total_samples = cfg.epochs * n
+    stopped = False
+    for epoch in range(1, cfg.epochs + 1):
+        module.train()
+        perm = torch.randperm(n, generator=gen)
+        loss_sum, correct = 0.0, 0
+        for b in range(batches):
+            cancel.check()
+            idx = perm[b * bs:(b + 1) * bs]
+            xb = x_train[idx].to(device, non_blocking=True)
+            yb = y_train[idx].to(device, non_blocking=True)
+            with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
+                logits = runner(xb, True)
+                loss = F.cross_entropy(logits.float(), yb, label_smoothing=cfg.label_smoothing)
+                if cfg.l1:
+                    loss = loss + cfg.l1 * l1_penalty(module).to(device)
+            opt.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+            if sched is not None:
+                sched.step()
+            k = len(idx)
+            seen += k
+            loss_sum += loss.item() * k
+            correct += int((logits.argmax(1) == yb).sum())
+            rate = seen / max(time.perf_counter() - t0, 1e-9)
+            progress(BatchProgress(epoch, cfg.epochs, b + 1, batches, float(loss.item()),
+                                   float((logits.argmax(1) == yb).float().mean()), opt.param_groups[0]["lr"],
+                                   rate, (total_samples - seen) / rate))
+        train_loss, train_acc = loss_sum / n, correct / n
+        val_loss, val_acc = _evaluate(runner, module, data_val, device, bs, use_amp) if data_val else (None, None)
+        key = (val_acc, -val_loss) if data_val else (epoch, 0)
+        better = best_key is None or key > best_key
+        if better:
+            best_key, best_epoch, since_best = key, epoch, 0
+            best_state = copy.deepcopy(module.state_dict())
+        else:
+            since_best += 1
+        rate = seen / max(time.perf_counter() - t0, 1e-9)
+        history.append(dict(epoch=epoch, train_loss=train_loss, train_accuracy=train_acc, val_loss=val_loss,
+                            val_accuracy=val_acc, lr=opt.param_groups[0]["lr"], seconds=time.perf_counter() - t0))
+        progress(EpochEnd(epoch, cfg.epochs, train_loss, train_acc, val_loss, val_acc, opt.param_groups[0]["lr"],
+                          rate, (total_samples - seen) / rate, better))
+        if cfg.early_stopping and data_val and since_best >= cfg.early_stopping:
+            stopped = True
+            break
+    module.load_state_dict(best_state)
+    return history, best_epoch, stopped
+
+
+@torch.inference_mode()
+def _evaluate(runner, module, data, device, bs, use_amp):
+    module.eval()
+    x, y = data
+    loss_sum, correct = 0.0, 0
+    for i in range(0, len(y), bs):
+        xb, yb = x[i:i + bs].to(device), y[i:i + bs].to(device)
+        with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
+            logits = runner(xb, False).float()
+        loss_sum += F.cross_entropy(logits, yb, reduction="sum").item()
+        correct += int((logits.argmax(1) == yb).sum())
+    return loss_sum / len(y), correct / len(y)

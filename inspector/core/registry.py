@@ -1,0 +1,205 @@
+"""Model versions of a project: models/<version>/ folders, their file hashes in the project
+database, and which version is active (with a history, so a rollback is one step)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from inspector import __version__
+from inspector.core.errors import ModelError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS models (
+    version TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL UNIQUE,
+    kind TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    files TEXT NOT NULL,      -- JSON {file name: sha256}
+    summary TEXT NOT NULL,    -- JSON: arch, metrics, data size; what a list shows without opening files
+    parent TEXT
+);
+CREATE TABLE IF NOT EXISTS model_counter (  -- version numbers are never reused, even after a delete
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    last_seq INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS model_activations (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    version TEXT NOT NULL,
+    at REAL NOT NULL,
+    user TEXT
+);
+"""
+
+Writer = Callable[[Path], None]
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    version: str
+    kind: str  # "classifier" | "anomaly"
+    created_at: float
+    files: dict
+    summary: dict
+    parent: str | None
+    path: Path
+    active: bool = False
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class ModelRegistry:
+    def __init__(self, project):
+        self.project = project
+        self.db = project.db
+        self.root = Path(project.models_dir)
+        self.root.mkdir(exist_ok=True)
+        self.db.executescript(SCHEMA)
+        self._recover()
+
+    def _recover(self) -> None:
+        """Drop what a crash mid-save left: temp folders, and folders whose row was never committed."""
+        known = {r[0] for r in self.db.execute("SELECT version FROM models")}
+        for d in self.root.iterdir():
+            if d.is_dir() and (d.name.startswith(".tmp-") or (d.name.startswith("v") and d.name not in known)):
+                shutil.rmtree(d, ignore_errors=True)
+
+    # -- writing -------------------------------------------------------------------------------
+    def save(self, kind: str, config: dict, writers: dict[str, Writer], *, summary: dict,
+             parent: str | None = None) -> ModelVersion:
+        """Write a new version. writers maps file name -> function writing that file. Heavy files are
+        written outside the database lock; the version number is taken in one short transaction."""
+        tmp = self.root / f".tmp-{uuid.uuid4().hex}"
+        tmp.mkdir()
+        try:
+            hashes = {}
+            for name, write in writers.items():
+                write(tmp / name)
+                hashes[name] = sha256_file(tmp / name)
+            with self.project.transaction():
+                row = self.db.execute("SELECT last_seq FROM model_counter WHERE id = 1").fetchone()
+                last = max(row[0] if row else 0, self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM models").fetchone()[0])
+                seq = last + 1
+                self.db.execute("INSERT OR REPLACE INTO model_counter VALUES (1, ?)", (seq,))
+                version = f"v{seq}"
+                created = time.time()
+                cfg = dict(config, version=version, kind=kind, created_at=created, parent=parent,
+                           software_version=__version__, files=hashes)
+                _write_json(tmp / "config.json", cfg)
+                files = dict(hashes, **{"config.json": sha256_file(tmp / "config.json")})
+                for name in files:
+                    with open(tmp / name, "rb") as f:
+                        os.fsync(f.fileno())
+                dest = self.root / version
+                os.replace(tmp, dest)
+                _fsync_dir(self.root)
+                self.db.execute("INSERT INTO models VALUES (?, ?, ?, ?, ?, ?, ?)",
+                                (version, seq, kind, created, json.dumps(files), json.dumps(summary), parent))
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return self.get(version)
+
+    # -- reading -------------------------------------------------------------------------------
+    def list(self, kind: str | None = None) -> list[ModelVersion]:
+        active = self.active_version()
+        rows = self.db.execute("SELECT version, kind, created_at, files, summary, parent FROM models"
+                               + (" WHERE kind=?" if kind else "") + " ORDER BY seq", (kind,) if kind else ())
+        return [self._row(r, active) for r in rows]
+
+    def get(self, version: str) -> ModelVersion:
+        r = self.db.execute("SELECT version, kind, created_at, files, summary, parent FROM models WHERE version=?",
+                            (version,)).fetchone()
+        if r is None:
+            known = ", ".join(v.version for v in self.list()) or "none yet"
+            raise ModelError(f"model {version!r} does not exist in this project — known versions: {known}")
+        return self._row(r, self.active_version())
+
+    def _row(self, r, active) -> ModelVersion:
+        return ModelVersion(r[0], r[1], r[2], json.loads(r[3]), json.loads(r[4]), r[5], self.root / r[0],
+                            r[0] == active)
+
+    def verify(self, version: str) -> ModelVersion:
+        """Check every file against the hashes recorded when it was saved."""
+        mv = self.get(version)
+        for name, digest in mv.files.items():
+            p = mv.path / name
+            if not p.is_file():
+                raise ModelError(f"model {version}: file {name} is missing — restore the folder or delete the version")
+            if sha256_file(p) != digest:
+                raise ModelError(f"model {version}: {name} is corrupt or was modified after saving — "
+                                 "retrain, or roll back to another version")
+        return mv
+
+    def read_config(self, version: str) -> dict:
+        mv = self.verify(version)
+        return json.loads((mv.path / "config.json").read_text(encoding="utf-8"))
+
+    # -- the active version ------------------------------------------------------------------------
+    def active_version(self) -> str | None:
+        r = self.db.execute("SELECT a.version FROM model_activations a JOIN models m ON m.version = a.version "
+                            "ORDER BY a.id DESC LIMIT 1").fetchone()
+        return r[0] if r else None
+
+    def active(self, kind: str | None = None) -> ModelVersion | None:
+        """The active model; with kind, the most recently activated version of that kind."""
+        q = ("SELECT a.version FROM model_activations a JOIN models m ON m.version = a.version"
+             + (" WHERE m.kind=?" if kind else "") + " ORDER BY a.id DESC LIMIT 1")
+        r = self.db.execute(q, (kind,) if kind else ()).fetchone()
+        return self.get(r[0]) if r else None
+
+    def activate(self, version: str, user: str | None = None) -> ModelVersion:
+        self.verify(version)
+        with self.project.transaction():
+            self.db.execute("INSERT INTO model_activations (version, at, user) VALUES (?, ?, ?)",
+                            (version, time.time(), user))
+        return self.get(version)
+
+    def rollback(self, user: str | None = None) -> ModelVersion:
+        """Activate the version that was active before the current one."""
+        current = self.active_version()
+        if current is None:
+            raise ModelError("no model is active, so there is nothing to roll back — activate a version first")
+        rows = self.db.execute("SELECT a.version FROM model_activations a JOIN models m ON m.version = a.version "
+                               "ORDER BY a.id DESC").fetchall()
+        for (v,) in rows:
+            if v != current:
+                return self.activate(v, user)
+        raise ModelError(f"{current} is the only version ever activated — there is no earlier one to roll back to")
+
+    def delete(self, version: str) -> None:
+        mv = self.get(version)
+        if mv.active:
+            raise ModelError(f"{version} is the active model — activate or roll back to another version first")
+        with self.project.transaction():
+            self.db.execute("DELETE FROM models WHERE version=?", (version,))
+            self.db.execute("DELETE FROM model_activations WHERE version=?", (version,))
+        # The row goes first: a crash here leaves a folder that recovery removes, never a row without files.
+        shutil.rmtree(mv.path, ignore_errors=True)
+
+
+def _write_json(path: Path, obj: dict) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=2, sort_keys=True)
+        f.flush()
+        os.fsync(f.fileno())

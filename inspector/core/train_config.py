@@ -1,0 +1,124 @@
+"""Training configuration: every knob of a run, validated, and saved with the model as JSON."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+from inspector.core.errors import ConfigError
+
+OPTIMIZERS = ("sgd", "momentum", "adagrad", "rmsprop", "adam", "adamw")
+MODES = ("head", "finetune", "scratch")
+SCHEDULES = ("constant", "cosine")
+STANDARDIZE = ("fixed", "dataset", "none")
+
+
+@dataclass
+class AugmentConfig:
+    """Augmentations that keep an inspection image plausible: a part may be flipped or sit a
+    little rotated or shifted, and lighting drifts; colours and geometry are not distorted."""
+
+    hflip: bool = True
+    vflip: bool = True
+    rotate_deg: float = 10.0
+    shift: float = 0.05  # fraction of the image size
+    brightness: float = 0.1  # +- additive, in 0..1 pixel units
+    contrast: float = 0.1  # +- relative
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.hflip or self.vflip or self.rotate_deg or self.shift
+                    or self.brightness or self.contrast)
+
+
+@dataclass
+class TrainConfig:
+    arch: str = "effnet-lite0"
+    mode: str = "head"  # head: frozen pretrained backbone; finetune: whole network; scratch: random init
+    epochs: int = 30
+    batch_size: int = 32
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.9  # used by "momentum" (SGD with momentum) and rmsprop
+    weight_decay: float = 0.0  # L2
+    l1: float = 0.0
+    dropout: float = 0.2
+    schedule: str = "constant"
+    standardize: str = "fixed"  # fixed: the network's mean/std; dataset: computed on the training split
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    early_stopping: int = 0  # patience in epochs without a better validation score; 0 = off
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True  # mixed precision, CUDA only
+    input_size: list[int] | None = None  # [h, w]; None = the architecture's default
+    label_smoothing: float = 0.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.augment, dict):
+            self.augment = _from_dict(AugmentConfig, self.augment, "augment")
+        self.validate()
+
+    def validate(self) -> None:
+        from inspector.core.nets import ARCHITECTURES
+
+        def need(ok: bool, msg: str) -> None:
+            if not ok:
+                raise ConfigError(msg)
+
+        need(self.arch in ARCHITECTURES, f"unknown architecture {self.arch!r} — choose one of {', '.join(ARCHITECTURES)}")
+        need(self.mode in MODES, f"unknown mode {self.mode!r} — choose one of {', '.join(MODES)}")
+        need(self.mode == "scratch" or self.arch == "effnet-lite0",
+             f"mode {self.mode!r} needs a pretrained network — use --arch effnet-lite0 or --mode scratch")
+        need(self.optimizer in OPTIMIZERS, f"unknown optimizer {self.optimizer!r} — choose one of {', '.join(OPTIMIZERS)}")
+        need(self.schedule in SCHEDULES, f"unknown schedule {self.schedule!r} — choose one of {', '.join(SCHEDULES)}")
+        need(self.standardize in STANDARDIZE, f"unknown standardize {self.standardize!r} — choose one of {', '.join(STANDARDIZE)}")
+        need(isinstance(self.epochs, int) and 1 <= self.epochs <= 10_000, "epochs must be a whole number from 1 to 10000")
+        need(isinstance(self.batch_size, int) and 1 <= self.batch_size <= 4096, "batch size must be from 1 to 4096")
+        need(0 < self.lr <= 10, "learning rate must be above 0 and at most 10 (typical: 1e-4 to 1e-1)")
+        need(0 <= self.momentum < 1, "momentum must be in [0, 1)")
+        need(self.weight_decay >= 0 and self.l1 >= 0, "L1 and L2 (weight decay) must be zero or positive")
+        need(0 <= self.dropout < 1, "dropout must be in [0, 1)")
+        need(0 <= self.label_smoothing < 1, "label smoothing must be in [0, 1)")
+        need(self.early_stopping >= 0, "early stopping patience must be zero (off) or positive")
+        need(self.device in ("auto", "cpu", "cuda", "mps"), "device must be auto, cpu, cuda or mps")
+        if self.input_size is not None:
+            ok = (len(self.input_size) == 2 and all(isinstance(v, int) and 16 <= v <= 2048 for v in self.input_size))
+            need(ok, "input size must be two whole numbers [height, width] from 16 to 2048")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        return _from_dict(cls, d, "training config")
+
+
+def _from_dict(cls, d: dict, what: str):
+    names = {f.name for f in fields(cls)}
+    unknown = sorted(set(d) - names)
+    if unknown:
+        raise ConfigError(f"unknown {what} setting(s): {', '.join(unknown)} — allowed: {', '.join(sorted(names))}")
+    try:
+        return cls(**d)
+    except TypeError as e:  # wrong value types slip past dataclass construction as TypeError
+        raise ConfigError(f"bad {what}: {e}") from None
+
+
+# Ready-made settings; the GUI shows these as Fast / Accurate.
+PRESETS: dict[str, dict] = {
+    "head": dict(arch="effnet-lite0", mode="head", epochs=60, batch_size=64, optimizer="adam", lr=3e-3,
+                 weight_decay=1e-4, dropout=0.2, schedule="cosine", early_stopping=0),
+    "finetune": dict(arch="effnet-lite0", mode="finetune", epochs=8, batch_size=32, optimizer="adamw", lr=1e-3,
+                     weight_decay=1e-4, dropout=0.2, schedule="cosine", early_stopping=0, label_smoothing=0.05),
+    "cnn": dict(arch="cnn", mode="scratch", epochs=30, batch_size=32, optimizer="adam", lr=2e-3,
+                weight_decay=1e-4, dropout=0.2, schedule="cosine", standardize="dataset", early_stopping=8),
+    "mlp": dict(arch="mlp", mode="scratch", epochs=10, batch_size=100, optimizer="adam", lr=1e-2,
+                dropout=0.0, standardize="none", augment=dict(hflip=False, vflip=False, rotate_deg=0, shift=0,
+                                                              brightness=0, contrast=0)),
+}
+
+
+def preset(name: str, **overrides) -> TrainConfig:
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r} — choose one of {', '.join(PRESETS)}")
+    d = dict(PRESETS[name])
+    d.update({k: v for k, v in overrides.items() if v is not None})
+    return TrainConfig.from_dict(d)

@@ -1,0 +1,144 @@
+"""Train a project's classifier end to end: gather labelled samples, decode, fit, evaluate,
+save a new model version. The CLI's `inspector train` and the GUI's Train button call this."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from inspector.core.arrays import ArrayDataset, load_arrays
+from inspector.core.classifier import classifier_writers, load_network
+from inspector.core.errors import ConfigError, ModelError
+from inspector.core.features import FeatureCache
+from inspector.core.fit import FitResult, fit, preprocessing_for
+from inspector.core.metrics import classification_metrics
+from inspector.core.nets import default_preprocessing
+from inspector.core.progress import StageProgress
+from inspector.core.registry import ModelRegistry, ModelVersion
+from inspector.core.train_config import TrainConfig
+
+
+@dataclass
+class TrainOutcome:
+    version: ModelVersion
+    metrics: dict  # validation metrics (empty dict when there is no validation split)
+    result: FitResult
+    wall_s: float
+
+
+def project_classes(project) -> list:
+    """Classes that have labelled training samples, in the project's class order."""
+    counts = project.counts()["per_class"]
+    return [c for c in project.classes() if counts.get(c.name, {}).get("train", 0) > 0]
+
+
+def load_split(project, split: str, class_names: list[str], pre: dict, progress=None, cancel=None) -> ArrayDataset:
+    index = {n: i for i, n in enumerate(class_names)}
+    samples = [s for s in project.samples(status="labelled", split=split) if s.label in index]
+    return load_arrays([project.image_path(s) for s in samples], [index[s.label] for s in samples],
+                       [s.image_hash for s in samples], pre["size"], pre["channels"], progress=progress, cancel=cancel)
+
+
+def warm_start_state(registry: ModelRegistry, version: str, cfg: TrainConfig, classes: list[str]) -> dict:
+    """The weights of an earlier version as a starting point; classifier rows follow class names, so
+    a class added since then starts fresh and the others keep what they learnt."""
+    old = registry.read_config(version)
+    if old.get("kind") != "classifier" or old["arch"]["name"] != cfg.arch:
+        raise ConfigError(f"cannot warm-start a {cfg.arch} from {version} ({old['arch']['name']}) — "
+                          "use the same architecture or train from scratch")
+    net = load_network(registry.get(version).path, old)
+    state = net.state_dict()
+    old_classes = [c["name"] for c in old["classes"]]
+    head = _final_linear_keys(net)
+    if old_classes != classes:
+        new_rows = {n: i for i, n in enumerate(classes)}
+        for key in head:
+            old_t = state[key]
+            new_t = torch.zeros((len(classes),) + tuple(old_t.shape[1:]), dtype=old_t.dtype)
+            if key.endswith("weight"):
+                torch.nn.init.normal_(new_t, std=0.01)
+            for i, n in enumerate(old_classes):
+                if n in new_rows:
+                    new_t[new_rows[n]] = old_t[i]
+            state[key] = new_t
+    return state
+
+
+def _final_linear_keys(net: torch.nn.Module) -> list[str]:
+    name = [n for n, m in net.named_modules() if isinstance(m, torch.nn.Linear)][-1]
+    return [f"{name}.weight", f"{name}.bias"]
+
+
+def train_project(project, cfg: TrainConfig, *, warm_from: str | None = None, progress=None, cancel=None,
+                  user: str | None = None, activate: bool | None = None) -> TrainOutcome:
+    """activate: True/False, or None = activate only when the project has no active classifier yet."""
+    t0 = time.perf_counter()
+    progress = progress or (lambda e: None)
+    registry = ModelRegistry(project)
+    classes = project_classes(project)
+    names = [c.name for c in classes]
+    if len(names) < 2:
+        raise ConfigError("training needs labelled training images of at least two classes — label more parts "
+                          f"(classes with training images now: {', '.join(names) or 'none'})")
+    pre = preprocessing_for(cfg, default_preprocessing(cfg.arch)["channels"])
+    train = load_split(project, "train", names, pre, lambda d, t: progress(StageProgress("loading images", d, t)), cancel)
+    val = load_split(project, "val", names, pre, lambda d, t: progress(StageProgress("loading images", d, t)), cancel)
+    init = warm_start_state(registry, warm_from, cfg, names) if warm_from else None
+    cache = FeatureCache(Path(project.root) / "cache" / "features.sqlite") if cfg.mode == "head" else None
+    try:
+        result = fit(cfg, train, val if len(val) else None, names, progress=progress, cancel=cancel,
+                     init_state=init, feature_cache=cache)
+    finally:
+        if cache is not None:
+            cache.close()
+    metrics = evaluate_arrays(result, val) if len(val) else {}
+    counts = {n: int((train.labels == i).sum() + (val.labels == i).sum()) for i, n in enumerate(names)}
+    config = {
+        "arch": result.arch,
+        "preprocessing": result.preprocessing,
+        "classes": [{"name": c.name, "kind": c.kind, "color": c.color} for c in classes],
+        "train_config": cfg.to_dict(),
+        "history": result.history,
+        "best_epoch": result.best_epoch,
+        "stopped_early": result.stopped_early,
+        "metrics": {"val": metrics},
+        "dataset": {"snapshot": project.snapshot_hash(), "train": len(train), "val": len(val), "per_class": counts},
+        "training": {"device": result.device, "seconds": round(result.train_s, 3), "user": user,
+                     "warm_start_from": warm_from},
+    }
+    summary = {"arch": result.arch["name"], "mode": cfg.mode, "val_accuracy": metrics.get("accuracy"),
+               "train": len(train), "val": len(val), "classes": names}
+    progress(StageProgress("saving model", 0, 1))
+    parity = val.images[:4] if len(val) else train.images[:4]
+    version = registry.save("classifier", config, classifier_writers(result.model, result.preprocessing, parity),
+                            summary=summary, parent=warm_from)
+    progress(StageProgress("saving model", 1, 1))
+    if activate or (activate is None and registry.active("classifier") is None):
+        version = registry.activate(version.version, user)
+    return TrainOutcome(version, metrics, result, time.perf_counter() - t0)
+
+
+@torch.inference_mode()
+def evaluate_arrays(result: FitResult, ds: ArrayDataset, batch_size: int = 64) -> dict:
+    from inspector.core.classifier import InferenceModel
+
+    model = InferenceModel(result.model, result.preprocessing).eval()
+    preds = []
+    for i in range(0, len(ds), batch_size):
+        preds.append(model(torch.from_numpy(ds.images[i:i + batch_size]))[1].argmax(1).numpy())
+    return classification_metrics(ds.labels, np.concatenate(preds), result.classes)
+
+
+def require_classifier(registry: ModelRegistry, version: str | None):
+    """The version asked for, or the active classifier; a clear error when there is none."""
+    if version:
+        mv = registry.get(version)
+    else:
+        mv = registry.active("classifier")
+        if mv is None:
+            raise ModelError("no active model in this project — train one (`inspector train`) or pass --model")
+    registry.verify(mv.version)
+    return mv

@@ -1,0 +1,121 @@
+"""The training engine on small generated data: real training runs, no mocks."""
+import numpy as np
+import pytest
+import torch
+
+from inspector.core.arrays import ArrayDataset
+from inspector.core.cancel import CancelToken
+from inspector.core.errors import Cancelled, ConfigError
+from inspector.core.fit import fit
+from inspector.core.progress import BatchProgress, EpochEnd
+from inspector.core.train_config import OPTIMIZERS, AugmentConfig, TrainConfig
+
+NO_AUG = AugmentConfig(hflip=False, vflip=False, rotate_deg=0, shift=0, brightness=0, contrast=0)
+
+
+def bars(n: int, size: int = 28, channels: int = 1, seed: int = 0) -> ArrayDataset:
+    """Class 0: a horizontal bar, class 1: a vertical bar, at random places, on noise."""
+    rng = np.random.default_rng(seed)
+    imgs = rng.integers(0, 60, (n, size, size, channels), dtype=np.uint8)
+    labels = np.arange(n) % 2
+    for i, y in enumerate(labels):
+        p = rng.integers(4, size - 8)
+        if y == 0:
+            imgs[i, p:p + 3, 4:size - 4] = 220
+        else:
+            imgs[i, 4:size - 4, p:p + 3] = 220
+    return ArrayDataset(imgs, labels.astype(np.int64), [f"k{seed}-{i}" for i in range(n)])
+
+
+def mlp_cfg(**kw) -> TrainConfig:
+    d = dict(arch="mlp", mode="scratch", epochs=8, batch_size=16, optimizer="adam", lr=3e-3,
+             standardize="dataset", augment=NO_AUG, dropout=0.0)
+    d.update(kw)
+    return TrainConfig(**d)
+
+
+def test_mlp_learns_and_reports_progress():
+    events = []
+    r = fit(mlp_cfg(), bars(200), bars(60, seed=1), ["horizontal", "vertical"], progress=events.append)
+    assert r.history[-1]["val_accuracy"] >= 0.9
+    assert r.history[-1]["train_loss"] < r.history[0]["train_loss"]
+    epochs = [e for e in events if isinstance(e, EpochEnd)]
+    batches = [e for e in events if isinstance(e, BatchProgress)]
+    assert len(epochs) == 8 and len(batches) == 8 * 13
+    assert all(b.samples_per_s > 0 and b.eta_s >= 0 and b.lr > 0 for b in batches)
+    assert epochs[-1].eta_s == pytest.approx(0, abs=1e-6)
+    assert r.preprocessing["channels"] == 1 and len(r.preprocessing["mean"]) == 1
+
+
+@pytest.mark.parametrize("opt", OPTIMIZERS)
+def test_every_optimizer_trains(opt):
+    lr = {"sgd": 0.1, "momentum": 0.05, "adagrad": 0.05}.get(opt, 3e-3)
+    r = fit(mlp_cfg(optimizer=opt, lr=lr, epochs=6), bars(160), bars(60, seed=1), ["h", "v"])
+    assert r.history[-1]["val_accuracy"] >= 0.8, (opt, r.history[-1])
+
+
+def test_l1_and_l2_shrink_weights():
+    def norm(cfg):
+        m = fit(cfg, bars(160), None, ["h", "v"]).model
+        return sum(p.abs().sum().item() for n, p in m.named_parameters() if p.dim() > 1)
+
+    plain = norm(mlp_cfg(optimizer="sgd", lr=0.05))
+    assert norm(mlp_cfg(optimizer="sgd", lr=0.05, l1=1e-3)) < 0.9 * plain
+    assert norm(mlp_cfg(optimizer="sgd", lr=0.05, weight_decay=0.05)) < 0.9 * plain
+
+
+def test_seeded_runs_are_identical():
+    a = fit(mlp_cfg(seed=3, epochs=3), bars(80), None, ["h", "v"]).model.state_dict()
+    b = fit(mlp_cfg(seed=3, epochs=3), bars(80), None, ["h", "v"]).model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_cancel_stops_within_a_batch():
+    token = CancelToken()
+    seen = []
+
+    def progress(e):
+        seen.append(e)
+        if isinstance(e, BatchProgress) and e.batch == 3:
+            token.set()
+
+    with pytest.raises(Cancelled):
+        fit(mlp_cfg(epochs=50), bars(200), None, ["h", "v"], progress=progress, cancel=token)
+    assert sum(isinstance(e, BatchProgress) for e in seen) == 3
+
+
+def test_early_stopping_and_best_checkpoint():
+    # Labels are noise: validation cannot improve for long, so training stops early and
+    # keeps the weights of its best epoch.
+    train, val = bars(120), bars(60, seed=1)
+    rng = np.random.default_rng(0)
+    train.labels = rng.integers(0, 2, len(train.labels))
+    r = fit(mlp_cfg(epochs=60, early_stopping=3, lr=1e-2), train, val, ["h", "v"])
+    assert r.stopped_early and len(r.history) < 60
+    best = max(r.history, key=lambda h: (h["val_accuracy"], -h["val_loss"]))
+    assert r.best_epoch == best["epoch"]
+    assert len(r.history) == r.best_epoch + 3
+
+
+def test_cnn_with_augmentation_and_dropout():
+    cfg = TrainConfig(arch="cnn", mode="scratch", epochs=6, batch_size=16, lr=3e-3, dropout=0.3,
+                      standardize="dataset", input_size=[32, 32],
+                      augment=AugmentConfig(hflip=True, vflip=True, rotate_deg=5, shift=0.05))
+    r = fit(cfg, bars(160, size=32, channels=3), bars(60, size=32, channels=3, seed=1), ["h", "v"])
+    assert r.history[-1]["val_accuracy"] >= 0.85
+    assert r.preprocessing["channels"] == 3
+
+
+def test_bad_inputs_get_clear_errors():
+    with pytest.raises(ConfigError, match="two classes"):
+        fit(mlp_cfg(), bars(10), None, ["only"])
+    with pytest.raises(ConfigError, match="no labelled training images"):
+        fit(mlp_cfg(), bars(10).subset([]), None, ["h", "v"])
+    with pytest.raises(ConfigError, match="unknown optimizer"):
+        mlp_cfg(optimizer="lbfgs")
+    with pytest.raises(ConfigError, match="learning rate"):
+        mlp_cfg(lr=-1)
+    with pytest.raises(ConfigError, match="pretrained"):
+        TrainConfig(arch="mlp", mode="head")
+    with pytest.raises(ConfigError, match="unknown training config"):
+        TrainConfig.from_dict({"epochz": 3})
