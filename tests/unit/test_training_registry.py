@@ -132,13 +132,15 @@ def test_warm_start_keeps_knowledge_and_adds_a_class(project):
         img = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_COLOR)
         img[4:36, 18:22] = 230
         project.add_image(cv2.imencode(".png", img)[1].tobytes(), source="test", label="cross", user="t")
-    out = train_project(project, cnn_cfg(epochs=3, lr=1e-3), warm_from=v1)
+    # A learning rate too small to learn anything in one epoch shows what the start point knows.
+    out = train_project(project, cnn_cfg(epochs=1, lr=1e-6), warm_from=v1)
     assert out.version.parent == v1
     cfg = ModelRegistry(project).read_config(out.version.version)
     assert cfg["training"]["warm_start_from"] == v1 and len(cfg["classes"]) == 4
-    scratch = train_project(project, cnn_cfg(epochs=3, lr=1e-3))
-    # After one epoch the warm start already knows the old classes; a cold start does not.
-    assert out.result.history[0]["val_accuracy"] > scratch.result.history[0]["val_accuracy"] + 0.2
+    scratch = train_project(project, cnn_cfg(epochs=1, lr=1e-6))
+    # The warm start still knows the three old classes (3/4 of the validation parts); a cold start guesses.
+    assert out.result.history[0]["val_accuracy"] >= 0.6
+    assert out.result.history[0]["val_accuracy"] > scratch.result.history[0]["val_accuracy"] + 0.25
     with pytest.raises(ConfigError, match="warm-start"):
         train_project(project, TrainConfig(arch="mlp", mode="scratch", epochs=1), warm_from=v1)
 
