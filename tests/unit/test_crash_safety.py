@@ -1,0 +1,167 @@
+"""SIGKILL a process that is adding and labelling images, many times at random moments, and check after
+each kill that the project opens intact: no lost returned work, no orphan or temp files, no row without file."""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from inspector.core.project import Project
+
+WORKER = Path(__file__).with_name("crash_worker.py")
+MIN_KILLS = 15
+MAX_KILLS = 40
+MIN_MID_ADD = 3  # keep killing (up to MAX_KILLS) until this many kills hit an add after its file was begun
+
+pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX SIGKILL")
+
+
+def _load_worker():
+    spec = importlib.util.spec_from_file_location("crash_worker", WORKER)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _run(project_dir: Path, start: int, kill_after: float | None, wait_ready: bool, log: Path) -> list[str]:
+    """Run the worker from plan step `start`; kill it kill_after seconds after it is ready (or after start)."""
+    with open(log, "ab") as err:
+        proc = subprocess.Popen([sys.executable, str(WORKER), str(project_dir), str(start)],
+                                stdout=subprocess.PIPE, stderr=err)
+        try:
+            lines = []
+            if kill_after is None:
+                out, _ = proc.communicate(timeout=120)
+                return out.decode().splitlines()
+            if wait_ready:
+                lines.append(proc.stdout.readline().decode())
+            time.sleep(kill_after)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
+            # Only whole lines count: a line is printed after its step returned.
+            lines += proc.stdout.read().decode().splitlines(keepends=True)
+            return [ln.rstrip("\n") for ln in lines if ln.endswith("\n")]
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            proc.stdout.close()
+
+
+def _kill_site(project_dir: Path, plan, last_step: int, hashes) -> str:
+    """Where the kill landed, judged from what it left (before Project.open cleans up)."""
+    images = project_dir / "images"
+    if any(p.name.startswith(".tmp-") for p in images.rglob("*")):
+        return "writing image file"
+    db = sqlite3.connect(project_dir / "project.sqlite")
+    try:
+        rows = {h for (h,) in db.execute("SELECT image_hash FROM samples")}
+    finally:
+        db.close()
+    if any(p.is_file() and p.name.split(".")[0] not in rows for p in images.rglob("*")):
+        return "file placed, row not committed"
+    if last_step + 1 >= len(plan):
+        return "after last step"
+    op = plan[last_step + 1]
+    if op[0] == "add" and hashes[op[1]] in rows:
+        return "add committed, not yet reported"
+    return f"before/inside {op[0]} step"
+
+
+def _expected_labels(plan, upto: int) -> dict[int, str | None]:
+    labels: dict[int, str | None] = {}
+    for op in plan[:upto + 1]:
+        if op[0] == "add":
+            labels[op[1]] = op[2]
+        elif op[0] == "label":
+            labels[op[1]] = op[2]
+    return labels
+
+
+def _verify(project_dir: Path, plan, hashes, returned: dict[int, tuple[int, str]], last_step: int,
+            finished: bool) -> None:
+    with Project.open(project_dir) as p:
+        assert p.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert p.db.execute("PRAGMA foreign_key_check").fetchall() == []
+        samples = {s.id: s for s in p.samples()}
+        # Every add that returned is there, with its file and the right bytes.
+        for step, (sid, digest) in returned.items():
+            s = samples.get(sid)
+            assert s is not None and s.image_hash == digest, f"step {step}: sample {sid} lost"
+        # Files and rows match one to one; no temp files survive open.
+        files = [f for f in p.images_dir.rglob("*") if f.is_file()]
+        assert not [f for f in files if f.name.startswith(".tmp-")]
+        assert {f.name for f in files} == {f"{s.image_hash}.{s.ext}" for s in samples.values()}
+        for s in samples.values():
+            assert hashlib.sha256(p.image_path(s).read_bytes()).hexdigest() == s.image_hash
+        # Labels are what the reported steps left, except that the one step in flight may have committed.
+        by_hash = {s.image_hash: s for s in samples.values()}
+        expected = _expected_labels(plan, last_step)
+        in_flight = plan[last_step + 1] if not finished and last_step + 1 < len(plan) else None
+        for image, label in expected.items():
+            s = by_hash[hashes[image]]
+            allowed = {label}
+            if in_flight and in_flight[0] == "label" and in_flight[1] == image:
+                allowed.add(in_flight[2])
+            assert s.label in allowed, f"image {image}: label {s.label!r}, expected {allowed}"
+            label_audit = [a for a in p.audit(s.id) if a.field == "label"]
+            assert (label_audit[-1].new if label_audit else None) == s.label  # label and audit commit together
+        extra = len(samples) - len(expected)
+        assert extra == 0 or (extra == 1 and in_flight and in_flight[0] == "add")
+        if finished:
+            assert len(samples) == len({op[1] for op in plan})
+
+
+def test_sigkill_during_adds_never_corrupts_the_project(tmp_path):
+    worker = _load_worker()
+    plan = worker.make_plan()
+    hashes = [hashlib.sha256(worker.image_bytes(i)).hexdigest() for i in range(worker.N_IMAGES)]
+    project_dir = tmp_path / "proj"
+    with Project.init(project_dir) as p:
+        p.add_class("good", "ok")
+        p.add_class("scratch")
+        p.add_class("dent")
+    rng = random.Random(20240607)
+    returned: dict[int, tuple[int, str]] = {}
+    last_step = -1
+    sites: Counter[str] = Counter()
+    kills = 0
+    t0 = time.monotonic()
+    while True:
+        mid_add = sites["writing image file"] + sites["file placed, row not committed"]
+        killing = kills < MIN_KILLS or (mid_add < MIN_MID_ADD and kills < MAX_KILLS)
+        wait_ready = rng.random() < 0.85  # now and then kill while the child is still starting or opening
+        delay = rng.uniform(0.0, 0.25) if wait_ready else rng.uniform(0.05, 1.5)
+        lines = _run(project_dir, last_step + 1, delay if killing else None, wait_ready, tmp_path / "worker.log")
+        finished = "done" in lines
+        for line in lines:
+            parts = line.split()
+            if parts and parts[0] in ("added", "label"):
+                step = int(parts[1])
+                assert step == last_step + 1, f"steps out of order: {step} after {last_step}"
+                last_step = step
+                if parts[0] == "added":
+                    returned[step] = (int(parts[2]), parts[3])
+                    assert parts[3] == hashes[plan[step][1]]
+        if killing and not finished:
+            kills += 1
+            sites[_kill_site(project_dir, plan, last_step, hashes)] += 1
+        _verify(project_dir, plan, hashes, returned, last_step, finished)
+        if finished:
+            break
+        assert killing, f"worker failed without being killed:\n{(tmp_path / 'worker.log').read_text()[-2000:]}"
+    elapsed = time.monotonic() - t0
+    print(f"\n{kills} kills in {elapsed:.1f}s over {len(plan)} steps; where they landed: {dict(sites)}")
+    assert last_step == len(plan) - 1
+    assert kills >= MIN_KILLS
+    assert sites["writing image file"] + sites["file placed, row not committed"] >= MIN_MID_ADD, dict(sites)
