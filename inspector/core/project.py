@@ -220,7 +220,8 @@ class Project:
                   label: str | None = None, user: str | None = None, suggestion: str | None = None,
                   suggestion_score: float | None = None) -> AddResult:
         """Store an image. It is decoded first (ImageDecodeError: nothing written); the file is made
-        durable before its row is committed, so a crash leaves at worst an orphan file that open() removes."""
+        durable before its row is committed, so a crash leaves at worst an orphan file that open() removes.
+        Bytes already stored give duplicate=True and the existing id; label/suggestion are then ignored."""
         if isinstance(data, (str, Path)):
             path = Path(data)
             data, display = imageio.read_image_bytes(path), path.name
@@ -262,6 +263,8 @@ class Project:
 
     # -- samples: changing --------------------------------------------------------------------
     def set_label(self, sample_id: int, label: str, user: str) -> None:
+        """Label (or relabel) a sample; audited. Marks it labelled (un-discarding it) and gives it a split
+        the first time it is labelled; a stored split never moves."""
         user = _require_user(user)
         with self.transaction():
             cls = self._require_class(label)
