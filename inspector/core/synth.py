@@ -155,7 +155,7 @@ class SyntheticLine:
         self._belt_tint = np.array([0.92, 1.0, 0.97], np.float32)  # greenish-grey rubber
         self._steel_tint = np.array([0.97, 1.0, 1.04], np.float32)  # steel is a touch blue
         self._noise = rng.standard_normal((2 * h, 2 * w, 3)).astype(np.float32)
-        self._stain = _smooth_noise(rng, (64, 64), 2.0)
+        self._stain = _smooth_noise(rng, (int(0.2 * self._s) + 16,) * 2, 0.008 * self._s)  # bigger than any spot
         self._vignette = (1 - 0.10 * (self._xn ** 2 + self._yn ** 2) / 2).astype(np.float32)
 
     # --- one part ----------------------------------------------------------------------------
@@ -205,7 +205,7 @@ class SyntheticLine:
                 hx, hy, hr, hc = self._bolts[hole]
                 cv2.circle(mask, (round(hx), round(hy)), round(hr + hc), 1.0, -1)
             # a 3×3 block of defect on solid metal always survives the warp's bilinear sampling
-            if label == GOOD or cv2.erode(((mask > 0.5) & self._inside).astype(np.uint8), self._k3).any():
+            if label in (GOOD, "missing") or cv2.erode(((mask > 0.5) & self._inside).astype(np.uint8), self._k3).any():
                 break
 
         # place the part on the belt: rotate about the part centre, scale, shift
