@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import os
 import sqlite3
 import threading
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -49,33 +52,81 @@ class FeatureCache:
         self._db.close()
 
 
-def backbone_id(arch: dict, pre: dict) -> str:
-    """Identifies what produced a feature: the pretrained weights and the exact preprocessing."""
-    desc = json.dumps({"arch": arch["name"], "weights": "imagenet", "pre": pre}, sort_keys=True)
-    return hashlib.sha256(desc.encode()).hexdigest()[:16]
+def backbone_id(model: torch.nn.Module, pre: dict) -> str:
+    """Identifies what produced a feature: the backbone's exact weights and preprocessing, so a
+    warm start from a fine-tuned version never reuses ImageNet features."""
+    h = hashlib.sha256(json.dumps(pre, sort_keys=True).encode())
+    for name, t in model.state_dict().items():
+        if not name.startswith("classifier."):
+            h.update(name.encode())
+            h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+class _FeaturesGraph(torch.nn.Module):
+    """uint8 N×H×W×C in, pooled features out: the preprocessing travels inside the ONNX graph."""
+
+    def __init__(self, model: torch.nn.Module, pre: dict):
+        super().__init__()
+        self.model = model
+        c = pre["channels"]
+        self.register_buffer("mean", torch.tensor(pre["mean"]).view(1, c, 1, 1) * 255.0)
+        self.register_buffer("std", torch.tensor(pre["std"]).view(1, c, 1, 1) * 255.0)
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.model.forward_features((image.permute(0, 3, 1, 2).float() - self.mean) / self.std)
+
+
+def _onnx_features(model: torch.nn.Module, pre: dict, onnx_path: Path | None):
+    """An ONNX Runtime session computing features: about 4x faster than PyTorch eager on a CPU.
+    The exported graph is kept beside the cache so later runs skip the export."""
+    import onnxruntime as ort
+
+    from inspector.core.classifier import ONNX_OPSET
+
+    if onnx_path is None or not onnx_path.is_file():
+        h, w = pre["size"]
+        buf = io.BytesIO()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
+            torch.onnx.export(_FeaturesGraph(model, pre).eval(), (torch.zeros(1, h, w, pre["channels"], dtype=torch.uint8),),
+                              buf, dynamo=False, opset_version=ONNX_OPSET, input_names=["image"],
+                              output_names=["features"], dynamic_axes={"image": {0: "batch"}, "features": {0: "batch"}})
+        data = buf.getvalue()
+        if onnx_path is not None:
+            tmp = onnx_path.with_suffix(".tmp")
+            tmp.write_bytes(data)
+            os.replace(tmp, onnx_path)
+    else:
+        data = onnx_path.read_bytes()
+    return ort.InferenceSession(data, providers=["CPUExecutionProvider"])
 
 
 @torch.inference_mode()
 def extract_features(model: torch.nn.Module, ds: ArrayDataset, pre: dict, device: torch.device, *,
                      cache: FeatureCache | None = None, cancel=None,
                      progress: Callable[[int, int], None] | None = None, batch_size: int = 32) -> torch.Tensor:
-    """Pooled backbone features (N×D float32 on the CPU) for every image of ds."""
-    bid = backbone_id({"name": "effnet-lite0"}, pre)
+    """Pooled backbone features (N×D float32 on the CPU) for every image of ds. The model must
+    be in eval mode with its backbone weights final (they are part of the cache key)."""
+    bid = backbone_id(model, pre)
     have = cache.get(bid, ds.keys) if cache is not None else {}
     todo = [i for i, k in enumerate(ds.keys) if k not in have]
-    c = pre["channels"]
-    mean = torch.tensor(pre["mean"], device=device).view(1, c, 1, 1)
-    std = torch.tensor(pre["std"], device=device).view(1, c, 1, 1)
     model.eval()
+    if not todo:
+        run = None
+    elif device.type == "cpu":
+        sess = _onnx_features(model, pre, cache.path.parent / f"backbone-{bid}.onnx" if cache is not None else None)
+        run = lambda batch: sess.run(["features"], {"image": batch})[0]  # noqa: E731
+    else:
+        graph = _FeaturesGraph(model, pre).to(device).eval()
+        run = lambda batch: graph(torch.from_numpy(batch).to(device)).float().cpu().numpy()  # noqa: E731
     new: dict[str, np.ndarray] = {}
     total = len(ds)
     for s in range(0, len(todo), batch_size):
         if cancel is not None:
             cancel.check()
         idx = todo[s:s + batch_size]
-        x = torch.from_numpy(ds.images[idx]).to(device).permute(0, 3, 1, 2).float().div_(255.0)
-        x = ((x - mean) / std).contiguous(memory_format=torch.channels_last)
-        f = model.forward_features(x).float().cpu().numpy()
+        f = run(np.ascontiguousarray(ds.images[idx]))
         new.update((ds.keys[i], f[j]) for j, i in enumerate(idx))
         if progress is not None:
             progress(total - len(todo) + s + len(idx), total)

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from inspector.core.arrays import ArrayDataset
 from inspector.core.augment import augment_batch
 from inspector.core.cancel import CancelToken
-from inspector.core.devices import select_device
+from inspector.core.devices import select_device, torch_threads
 from inspector.core.errors import ConfigError
 from inspector.core.nets import build_network, default_arch, default_preprocessing
 from inspector.core.optimizers import l1_penalty, make_optimizer, make_scheduler
@@ -38,6 +38,7 @@ class FitResult:
     history: list[dict] = field(default_factory=list)  # one dict per epoch
     best_epoch: int = 0
     stopped_early: bool = False
+    val_predictions: np.ndarray | None = None  # predicted class per validation image, from the kept weights
     train_s: float = 0.0
     device: str = "cpu"
 
@@ -133,10 +134,13 @@ def fit(cfg: TrainConfig, train: ArrayDataset, val: ArrayDataset | None, classes
         data_val = (torch.from_numpy(val.images), torch.from_numpy(val.labels)) if val is not None and len(val) else None
         trained = model
 
-    history, best_epoch, stopped = _loop(cfg, trained, runner, data_train, data_val, device, gen, progress, cancel)
+    small = sum(p.numel() for p in trained.parameters()) < 200_000 or cfg.mode == "head"
+    with torch_threads(1 if small and device.type == "cpu" else None):
+        history, best_epoch, stopped, val_pred = _loop(cfg, trained, runner, data_train, data_val, device, gen,
+                                                       progress, cancel)
     model.cpu().eval()
     return FitResult(model=model, arch=arch, preprocessing=pre, classes=list(classes), history=history,
-                     best_epoch=best_epoch, stopped_early=stopped, train_s=time.perf_counter() - t_start,
+                     best_epoch=best_epoch, stopped_early=stopped, val_predictions=val_pred, train_s=time.perf_counter() - t_start,
                      device=str(device))
 
 
@@ -173,7 +177,7 @@ def _loop(cfg, module, runner, data_train, data_val, device, gen, progress, canc
     use_amp = cfg.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     history: list[dict] = []
-    best_key, best_state, best_epoch, since_best = None, None, 0, 0
+    best_key, best_state, best_epoch, since_best, best_pred = None, None, 0, 0, None
     seen, t0 = 0, time.perf_counter()
     total_samples = cfg.epochs * n
     stopped = False
@@ -206,12 +210,13 @@ def _loop(cfg, module, runner, data_train, data_val, device, gen, progress, canc
                                    float((logits.argmax(1) == yb).float().mean()), opt.param_groups[0]["lr"],
                                    rate, (total_samples - seen) / rate))
         train_loss, train_acc = loss_sum / n, correct / n
-        val_loss, val_acc = _evaluate(runner, module, data_val, device, bs, use_amp) if data_val else (None, None)
+        val_loss, val_acc, val_pred = (_evaluate(runner, module, data_val, device, bs, use_amp) if data_val
+                                       else (None, None, None))
         key = (val_acc, -val_loss) if data_val else (epoch, 0)
         better = best_key is None or key > best_key
         if better:
             best_key, best_epoch, since_best = key, epoch, 0
-            best_state = copy.deepcopy(module.state_dict())
+            best_state, best_pred = copy.deepcopy(module.state_dict()), val_pred
         else:
             since_best += 1
         rate = seen / max(time.perf_counter() - t0, 1e-9)
@@ -223,18 +228,19 @@ def _loop(cfg, module, runner, data_train, data_val, device, gen, progress, canc
             stopped = True
             break
     module.load_state_dict(best_state)
-    return history, best_epoch, stopped
+    return history, best_epoch, stopped, best_pred
 
 
 @torch.inference_mode()
 def _evaluate(runner, module, data, device, bs, use_amp):
     module.eval()
     x, y = data
-    loss_sum, correct = 0.0, 0
+    loss_sum, preds = 0.0, []
     for i in range(0, len(y), bs):
         xb, yb = x[i:i + bs].to(device), y[i:i + bs].to(device)
         with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
             logits = runner(xb, False).float()
         loss_sum += F.cross_entropy(logits, yb, reduction="sum").item()
-        correct += int((logits.argmax(1) == yb).sum())
-    return loss_sum / len(y), correct / len(y)
+        preds.append(logits.argmax(1).cpu())
+    pred = torch.cat(preds).numpy()
+    return loss_sum / len(y), float((pred == y.numpy()).mean()), pred

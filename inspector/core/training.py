@@ -94,7 +94,7 @@ def train_project(project, cfg: TrainConfig, *, warm_from: str | None = None, pr
     finally:
         if cache is not None:
             cache.close()
-    metrics = evaluate_arrays(result, val) if len(val) else {}
+    metrics = classification_metrics(val.labels, result.val_predictions, names) if len(val) else {}
     counts = {n: int((train.labels == i).sum() + (val.labels == i).sum()) for i, n in enumerate(names)}
     config = {
         "arch": result.arch,
