@@ -73,7 +73,8 @@ def _scan(src: Path, summary: ImportSummary) -> list[_Candidate]:
     """Image files under each class folder, minus masks; non-image files go to summary.rejected."""
     extensions = ", ".join(sorted(imageio.IMAGE_EXTENSIONS))
     for p in sorted(src.iterdir()):
-        if p.is_file() and not _is_hidden(p.name):
+        # Only a stray image is worth a word; notes such as ground_truth.csv beside the class folders are normal.
+        if p.is_file() and not _is_hidden(p.name) and p.suffix.lower() in imageio.IMAGE_EXTENSIONS:
             summary.rejected.append((p.name, "not inside a class folder — move it into one, e.g. good/"))
     found = []
     for folder in _class_folders(src):

@@ -1,0 +1,98 @@
+"""The CLI as a vision engineer scripts it: synth → init → import → train → eval → predict →
+models → export, each a real `inspector` process."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def inspector(*args, check=True):
+    out = subprocess.run([sys.executable, "-m", "inspector.cli.main", *map(str, args)],
+                         capture_output=True, text=True, timeout=600)
+    if check and out.returncode != 0:
+        raise AssertionError(f"inspector {' '.join(map(str, args))} failed ({out.returncode}):\n{out.stderr[-3000:]}")
+    return out
+
+
+def last_json(out) -> dict:
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cli")
+    parts = root / "parts"
+    s = last_json(inspector("synth", "--out", parts, "--count", 120, "--size", 96, "--balanced", "--seed", 3, "--json"))
+    assert s["count"] == 120
+    project = root / "proj"
+    inspector("project", "init", project)
+    imp = last_json(inspector("import", parts, "--project", project, "--json"))
+    assert imp["added"] == 120 and imp["duplicates"] == 0 and imp["rejected"] == []
+    return root, parts, project
+
+
+def test_import_twice_stores_once_and_lists_bad_files(workspace):
+    root, parts, project = workspace
+    bad = root / "bad"
+    (bad / "scratch").mkdir(parents=True)
+    (bad / "scratch" / "empty.png").write_bytes(b"")
+    (bad / "scratch" / "notes.jpg").write_text("not an image")
+    good = next((parts / "good").iterdir())
+    (bad / "scratch" / "copy.png").write_bytes(good.read_bytes())
+    imp = last_json(inspector("import", bad, "--project", project, "--json"))
+    assert imp["added"] == 0 and imp["duplicates"] == 1
+    reasons = dict(imp["rejected"])
+    assert len(reasons) == 2 and all("\n" not in r for r in reasons.values())
+    info = last_json(inspector("project", "info", project, "--json"))
+    assert sum(v["total"] for v in info["counts"]["per_class"].values()) == 120
+    assert {c["name"]: c["kind"] for c in info["classes"]}["good"] == "ok"
+
+
+def test_train_eval_predict_models_export(workspace):
+    root, parts, project = workspace
+    t = last_json(inspector("train", "--project", project, "--arch", "cnn", "--epochs", 6, "--json"))
+    assert t["version"] == "v1" and t["active"] and 0 <= t["val_accuracy"] <= 1 and t["wall_s"] > 0
+    e = last_json(inspector("eval", "--project", project, "--model", "v1", "--data", parts, "--json"))
+    assert e["count"] == 120 and len(e["confusion_matrix"]) == 5
+    assert set(e["per_class"]) == {"crack", "good", "missing", "scratch", "spot"}
+    img = next((parts / "spot").iterdir())
+    p = last_json(inspector("predict", "--project", project, img, "--json"))
+    pred = p["predictions"][0]
+    assert p["model"] == "v1" and pred["label"] in e["per_class"] and abs(sum(pred["scores"].values()) - 1) < 1e-4
+
+    t2 = last_json(inspector("train", "--project", project, "--arch", "cnn", "--epochs", 2, "--from", "v1",
+                             "--optimizer", "momentum", "--lr", "0.01", "--json"))
+    assert t2["version"] == "v2" and not t2["active"]
+    assert last_json(inspector("models", "activate", "v2", "--project", project, "--json"))["active"] == "v2"
+    listing = last_json(inspector("models", "list", "--project", project, "--json"))["models"]
+    assert [(m["version"], m["active"], m["parent"]) for m in listing] == [("v1", False, None), ("v2", True, "v1")]
+    assert last_json(inspector("models", "rollback", "--project", project, "--json"))["active"] == "v1"
+    out = inspector("models", "delete", "v1", "--project", project, check=False)
+    assert out.returncode == 2 and out.stderr.count("\n") == 1 and "active" in out.stderr
+
+    exported = root / "export"
+    inspector("export", "--project", project, "--to", exported)
+    assert sorted(d.name for d in exported.iterdir() if d.is_dir()) == ["crack", "good", "missing", "scratch", "spot"]
+    assert sum(1 for f in exported.rglob("*.png")) == 120
+
+
+def test_user_errors_are_one_line(workspace, tmp_path):
+    root, parts, project = workspace
+    cases = [
+        ("train", "--project", tmp_path / "nope"),
+        ("predict", "--project", project, "--model", "v99", parts / "good"),
+        ("eval", "--project", project, "--data", tmp_path / "missing"),
+        ("train", "--project", project, "--arch", "mlp", "--mode", "head"),
+        ("train", "--project", project, "--lr", "-1"),
+    ]
+    for args in cases:
+        out = inspector(*args, check=False)
+        assert out.returncode == 2, (args, out.stderr)
+        assert out.stderr.startswith("error: ") and out.stderr.count("\n") == 1, out.stderr
+        assert "Traceback" not in out.stderr
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    out = inspector("predict", "--project", project, bad, "--json", check=False)
+    assert out.returncode == 1 and "error" in last_json(out)["predictions"][0]
