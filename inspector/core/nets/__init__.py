@@ -29,8 +29,10 @@ _PREPROCESSING: dict[str, dict[str, Any]] = {
     # Trained from scratch, so any fixed affine map works; 0.5 / 0.25 puts typical pixels
     # in about -2..2. 128 px keeps CPU training fast and still shows small defects.
     "cnn": {"size": [128, 128], "channels": 3, "mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]},
-    # The checkpoint was trained with TF's Lite preprocessing, (pixel - 127) / 128 in 0..255
-    # units; measured, not assumed: see tests/unit/test_nets.py (stem BatchNorm statistics).
+    # The checkpoint was trained with TF's EfficientNet-Lite preprocessing, (pixel - 127) / 128
+    # in 0..255 units, not the ImageNet mean/std. Measured: images with ImageNet's pixel
+    # statistics give the stem BatchNorm's recorded variance within x0.66 this way but x3.3
+    # with ImageNet mean/std (tests/unit/test_nets.py checks both).
     "effnet-lite0": {"size": [224, 224], "channels": 3,
                      "mean": [127 / 255] * 3, "std": [128 / 255] * 3},
 }
