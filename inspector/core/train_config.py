@@ -50,6 +50,7 @@ class TrainConfig:
     amp: bool = True  # mixed precision, CUDA only
     input_size: list[int] | None = None  # [h, w]; None = the architecture's default
     label_smoothing: float = 0.0
+    head_warmup_epochs: int = 30  # finetune: train the head on frozen features first (0 = off)
 
     def __post_init__(self) -> None:
         if isinstance(self.augment, dict):
@@ -77,6 +78,8 @@ class TrainConfig:
         need(self.weight_decay >= 0 and self.l1 >= 0, "L1 and L2 (weight decay) must be zero or positive")
         need(0 <= self.dropout < 1, "dropout must be in [0, 1)")
         need(0 <= self.label_smoothing < 1, "label smoothing must be in [0, 1)")
+        need(isinstance(self.head_warmup_epochs, int) and self.head_warmup_epochs >= 0,
+             "head warm-up epochs must be zero (off) or a positive whole number")
         need(self.early_stopping >= 0, "early stopping patience must be zero (off) or positive")
         need(self.device in ("auto", "cpu", "cuda", "mps"), "device must be auto, cpu, cuda or mps")
         if self.input_size is not None:
@@ -106,7 +109,7 @@ def _from_dict(cls, d: dict, what: str):
 PRESETS: dict[str, dict] = {
     "head": dict(arch="effnet-lite0", mode="head", epochs=60, batch_size=64, optimizer="adam", lr=3e-3,
                  weight_decay=1e-4, dropout=0.2, schedule="cosine", early_stopping=0),
-    "finetune": dict(arch="effnet-lite0", mode="finetune", epochs=8, batch_size=32, optimizer="adamw", lr=1e-3,
+    "finetune": dict(arch="effnet-lite0", mode="finetune", epochs=4, batch_size=32, optimizer="adamw", lr=3e-4,
                      weight_decay=1e-4, dropout=0.2, schedule="cosine", early_stopping=0, label_smoothing=0.05),
     "cnn": dict(arch="cnn", mode="scratch", epochs=30, batch_size=32, optimizer="adam", lr=2e-3,
                 weight_decay=1e-4, dropout=0.2, schedule="cosine", standardize="dataset", early_stopping=8),

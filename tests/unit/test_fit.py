@@ -119,3 +119,26 @@ def test_bad_inputs_get_clear_errors():
         TrainConfig(arch="mlp", mode="head")
     with pytest.raises(ConfigError, match="unknown training config"):
         TrainConfig.from_dict({"epochz": 3})
+
+
+def test_pretrained_head_and_finetune_presets(tmp_path):
+    from inspector.core.features import FeatureCache
+
+    train, val = bars(48, size=64, channels=3), bars(24, size=64, channels=3, seed=1)
+    cache = FeatureCache(tmp_path / "features.sqlite")
+    cfg = TrainConfig(arch="effnet-lite0", mode="head", epochs=20, lr=3e-3, input_size=[64, 64], augment=NO_AUG)
+    head = fit(cfg, train, val, ["h", "v"], feature_cache=cache)
+    assert head.history[-1]["val_accuracy"] >= 0.9
+    assert len(cache.get(next(iter(cache._db.execute("SELECT backbone FROM features")))[0], train.keys)) == 48
+    # The backbone stayed frozen: its weights are still ImageNet's.
+    from inspector.core.nets import build_network
+
+    ref = build_network({"name": "effnet-lite0", "num_classes": 2, "pretrained": True}).state_dict()
+    got = head.model.state_dict()
+    assert all(torch.equal(ref[k], got[k]) for k in ref if not k.startswith("classifier."))
+
+    ft_cfg = TrainConfig(arch="effnet-lite0", mode="finetune", epochs=1, lr=1e-4, input_size=[64, 64],
+                         head_warmup_epochs=20, batch_size=16)
+    ft = fit(ft_cfg, train, val, ["h", "v"], feature_cache=cache)
+    assert ft.history[-1]["val_accuracy"] >= 0.9  # the warm-up head carries it from the first epoch
+    assert not torch.equal(ref["stem.conv.weight"], ft.model.state_dict()["stem.conv.weight"])
