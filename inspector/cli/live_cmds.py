@@ -1,0 +1,118 @@
+"""`inspector run` (the live pipeline, headless) and `inspector results` (the results log)."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+
+def add_commands(add) -> None:
+    """Register the subcommands; `add(name, fn, help)` is main.py's helper (it adds --json)."""
+    sp = add("run", cmd_run, "inspect a live source: camera, stream, video file, hot folder or synthetic://line")
+    sp.add_argument("--project", required=True)
+    sp.add_argument("--source", required=True,
+                    help="camera index (0), rtsp:// or http:// URL, video file[?loop=1], folder, "
+                         "or synthetic://line?fps=30&defect_rate=0.1")
+    sp.add_argument("--trigger", default="free", help="free | interval:MS | software | presence[:x,y,w,h]")
+    sp.add_argument("--roi", help="region inspected, x,y,w,h in pixels (default: the whole frame)")
+    sp.add_argument("--model", help="a model version (default: the active model, followed when it changes)")
+    sp.add_argument("--backend", choices=("auto", "onnx", "torch"), default="auto")
+    sp.add_argument("--threads", type=int, help="inference threads (default: the runtime's choice)")
+    sp.add_argument("--max-frames", type=int, help="stop after reading this many frames")
+    sp.add_argument("--duration", type=float, help="stop after this many seconds")
+    sp.add_argument("--no-record", action="store_true", help="do not write the results log or the review queue")
+    sp.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+
+    sp = add("results", cmd_results, "counters of the results log (inspected, not ok, yield); --csv exports rows")
+    sp.add_argument("--project", required=True)
+    sp.add_argument("--since", help="2026-11-27, 2026-11-27T08:00, or back from now: 90m, 12h, 7d")
+    sp.add_argument("--until", help="same forms as --since")
+    sp.add_argument("--run", type=int, help="only this run (see the run ids in the output)")
+    sp.add_argument("--csv", metavar="FILE", help="write the matching rows to FILE")
+
+
+def _summary(stats, run_id) -> dict:
+    d = stats.as_dict()
+    keys = ("state", "frames_read", "inspected", "dropped", "corrupt", "not_ok", "triggered", "reconnects",
+            "queued_for_review", "latency_ms_p50", "latency_ms_p95", "infer_ms_p50", "infer_ms_p95", "fps",
+            "elapsed_s", "model_version", "backend", "errors", "unrecorded")
+    return {"run_id": run_id, **{k: d[k] for k in keys}}
+
+
+def _ms(v) -> str:
+    return "-" if v is None else f"{v:.1f} ms"
+
+
+def cmd_run(args) -> int:
+    from inspector.cli.main import _open_project
+    from inspector.core.live.pipeline import LiveConfig, LivePipeline
+
+    quiet = args.quiet or args.json
+
+    def on_event(e) -> None:
+        if not quiet and e.kind != "state":
+            print(f"[{time.strftime('%H:%M:%S')}] {e.kind}: {e.message}", file=sys.stderr, flush=True)
+
+    config = LiveConfig(source=args.source, trigger=args.trigger, roi=args.roi, model=args.model,
+                        backend=args.backend, threads=args.threads, max_frames=args.max_frames,
+                        record=not args.no_record)
+    with _open_project(args.project) as project:
+        pipeline = LivePipeline(project, config, on_event=on_event)
+        pipeline.start()
+        t0 = time.monotonic()
+        last = t0
+        try:
+            while not pipeline.wait(0.2):
+                now = time.monotonic()
+                if args.duration is not None and now - t0 >= args.duration:
+                    pipeline.stop()
+                    break
+                if not quiet and now - last >= 2.0:
+                    last = now
+                    s = pipeline.stats()
+                    print(f"  {s.state}: read {s.frames_read}, inspected {s.inspected}, not ok {s.not_ok}, "
+                          f"dropped {s.dropped}, {s.fps:.1f} frames/s, p95 {_ms(s.latency_ms_p95)}",
+                          file=sys.stderr, flush=True)
+        except KeyboardInterrupt:  # Ctrl-C is how a headless run is ended: stop cleanly, then report
+            pipeline.stop()
+        pipeline.wait(30)
+        if pipeline.error is not None:
+            raise pipeline.error
+        summary = _summary(pipeline.stats(), pipeline.run_id)
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        s = summary
+        print(f"{s['state']}: read {s['frames_read']} frames, inspected {s['inspected']}, dropped {s['dropped']}, "
+              f"corrupt {s['corrupt']}, not ok {s['not_ok']}, queued for review {s['queued_for_review']}\n"
+              f"frame to verdict p50 {_ms(s['latency_ms_p50'])}, p95 {_ms(s['latency_ms_p95'])}; "
+              f"model {s['model_version']} ({s['backend']}) p50 {_ms(s['infer_ms_p50'])}; "
+              f"{s['fps']:.1f} frames/s")
+    return 0
+
+
+def cmd_results(args) -> int:
+    from inspector.cli.main import _open_project
+    from inspector.core.live.results import ResultsLog, parse_time
+
+    since, until = parse_time(args.since), parse_time(args.until)
+    with _open_project(args.project) as project, ResultsLog(project.root) as log:
+        counters = log.counters(since=since, until=until, run_id=args.run)
+        runs = [r for r in log.runs() if args.run is None or r["id"] == args.run]
+        exported = log.export_csv(args.csv, since=since, until=until, run_id=args.run) if args.csv else None
+    obj = {**counters, "runs": [{k: r[k] for k in ("id", "started_at", "ended_at", "source", "trigger")}
+                                for r in runs[-20:]]}
+    if exported is not None:
+        obj["exported"] = exported
+        obj["csv"] = args.csv
+    if args.json:
+        print(json.dumps(obj, default=str))
+        return 0
+    y = counters["yield"]
+    print(f"inspected {counters['inspected']}, ok {counters['ok']}, not ok {counters['not_ok']}, "
+          f"yield {'-' if y is None else f'{100 * y:.2f} %'}, queued for review {counters['queued_for_review']}")
+    for name, n in counters["per_class"].items():
+        print(f"  {name or '(no class)':<20} {n:>8}")
+    if exported is not None:
+        print(f"wrote {exported} rows to {args.csv}")
+    return 0

@@ -1,0 +1,396 @@
+"""The live pipeline: capture → trigger → ROI → inference → results log and review queue, on three
+threads, with reconnects, warm-up and model hot-swap. A plain object: start/stop/step, callbacks."""
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from inspector.core.errors import ConfigError, InspectorError, ModelError
+from inspector.core.live.frames import (FAILED, FINISHED, IDLE, RECONNECTING, RUNNING, STARTING, STOPPED,
+                                        WARMING_UP, Frame, InspectionResult, PipelineEvent)
+from inspector.core.live.latest import FrameBuffer
+from inspector.core.live.recorder import Recorder
+from inspector.core.live.review import ReviewPolicy
+from inspector.core.live.roi import Roi
+from inspector.core.live.runners import ModelRunner, load_runner
+from inspector.core.live.sources import CorruptFrame, Source, SourceEnded, open_source
+from inspector.core.live.stats import Counters, LiveStats, snapshot
+from inspector.core.live.triggers import Trigger, parse_trigger
+from inspector.core.registry import ModelRegistry
+
+@dataclass
+class LiveConfig:
+    source: str | Source
+    trigger: str | Trigger = "free"
+    roi: str | Roi | tuple | None = None
+    model: str | None = None  # pin a version; None = the project's active model, followed when it changes
+    model_kind: str | None = None  # with model None: follow the active version of this kind only
+    backend: str = "auto"  # auto (ONNX Runtime, CUDA when present, else PyTorch) | onnx | torch
+    threads: int | None = None  # inference threads; None = the runtime's choice
+    max_batch: int = 4  # the most waiting frames one inference call takes
+    queue_size: int = 8  # triggered frames of a live source that may wait (the oldest go beyond)
+    max_frames: int | None = None  # stop after reading this many frames
+    record: bool = True  # results log + review queue
+    review: ReviewPolicy = field(default_factory=ReviewPolicy)
+    reconnect_s: tuple[float, float] = (0.5, 10.0)  # first and longest wait between reopen attempts
+    watch_s: float = 1.0  # how often the active model is checked
+
+
+class LivePipeline:
+    """on_result(InspectionResult) and on_event(PipelineEvent) are called on pipeline threads: a GUI
+    hands them to its own thread (e.g. a queued Qt signal) and returns at once."""
+
+    def __init__(self, project, config: LiveConfig, *, on_result: Callable[[InspectionResult], None] | None = None,
+                 on_event: Callable[[PipelineEvent], None] | None = None):
+        if config.max_batch < 1 or config.queue_size < 1:
+            raise ConfigError("max_batch and queue_size must be at least 1")
+        self.project, self.config = project, config
+        self.source = open_source(config.source)
+        self.trigger_mode = parse_trigger(config.trigger)
+        self.roi = Roi.parse(config.roi)
+        self.registry = ModelRegistry(project)
+        self.on_result, self.on_event = on_result, on_event
+        if self.source.live:  # newest frame only; triggered parts may queue a little
+            every_frame = self.trigger_mode.name == "free"
+            self.buffer = FrameBuffer(1 if every_frame else config.queue_size, drop_oldest=True)
+        else:  # the source waits for us; a folder's files are already waiting, so they may batch
+            self.buffer = FrameBuffer(config.max_batch if self.source.backlog else 1, drop_oldest=False)
+        self.stats_ = Counters()
+        self.error: InspectorError | None = None
+        self.run_id: int | None = None
+        self.latest_frame: Frame | None = None
+        self.latest_result: InspectionResult | None = None
+        self._state = IDLE
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._stop_asked = False
+        self._ready = threading.Event()
+        self._done = threading.Event()
+        self._done_inferring = threading.Event()
+        self._manual = threading.Event()
+        self._runner: ModelRunner | None = None
+        self._pending: ModelRunner | None = None
+        self._target: str | None = None
+        self._recorder: Recorder | None = None
+        self._threads: list[threading.Thread] = []
+        self._opened = False
+        self._ever_opened = False
+
+    # -- public API ------------------------------------------------------------------------------
+    @property
+    def state(self) -> str:
+        return self._state
+
+    @property
+    def model_version(self) -> str | None:
+        return self._runner.version if self._runner else None
+
+    def stats(self) -> LiveStats:
+        r = self._runner
+        return snapshot(self.stats_, state=self._state, model_version=r.version if r else None,
+                        backend=r.backend if r else None, dropped=self.buffer.dropped + self.source.dropped,
+                        recorder=self._recorder)
+
+    def start(self) -> None:
+        """Resolve the model (ModelError at once when there is none), then load and warm it up and
+        open the source on background threads; returns immediately."""
+        if self._state != IDLE:
+            raise ConfigError("this pipeline was already started — make a new LivePipeline for another run")
+        self._target = self._resolve_version()
+        self._open_recorder()
+        self._set_state(STARTING)
+        for name, fn in (("infer", self._infer_loop), ("capture", self._capture_loop), ("record", self._record_loop)):
+            t = threading.Thread(target=fn, name=f"live-{name}", daemon=True)
+            self._threads.append(t)
+            t.start()
+
+    def stop(self, timeout: float = 10.0) -> bool:
+        """Stop reading; frames already read are still inspected and recorded. True when it ended in time."""
+        self._stop_asked = True
+        self._stop.set()
+        if not self._threads:
+            self.close()
+            return True
+        return self.wait(timeout)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the run to end (source finished, max_frames, stop or failure)."""
+        return self._done.wait(timeout)
+
+    def trigger(self) -> None:
+        """Software trigger: inspect the next frame, whatever the configured trigger."""
+        self._manual.set()
+
+    def swap_model(self, version: str) -> None:
+        """Load `version` in the background and switch between two batches once it is warmed up;
+        frames keep flowing through the current model meanwhile. On failure the current one stays."""
+        with self._lock:
+            self._target = version
+        self._event("model_loading", f"loading model {version}")
+        threading.Thread(target=self._load_in_background, args=(version,), name="live-load", daemon=True).start()
+
+    def step(self, timeout: float = 1.0) -> InspectionResult | None:
+        """Without threads: read one frame in the calling thread and inspect it if the trigger fires.
+        Source errors are raised here. Call close() when done."""
+        if self._threads:
+            raise ConfigError("step() is for a pipeline that was not started — stop() it or make a new one")
+        if self._runner is None:
+            self._target = self._resolve_version()
+            self._open_recorder()
+            self._runner = self._load(self._target)
+        if not self._opened:
+            self.source.open()
+            self._opened = True
+            self._set_state(RUNNING)
+        self._swap_if_ready()
+        frame = self._read_frame(timeout)
+        if frame is None or not self._fires(frame):
+            return None
+        result = self._inspect([frame])[0]
+        if self._recorder is not None:
+            self._recorder.write([self._recorder.record_of(result)])
+        return result
+
+    def close(self) -> None:
+        """End a step()-driven run (threads end on their own)."""
+        if self._threads:
+            self.stop()
+            return
+        if self._opened:
+            self.source.close()
+            self._opened = False
+        self._finish(STOPPED)
+
+    # -- state and events ------------------------------------------------------------------------
+    def _event(self, kind: str, message: str = "") -> None:
+        if self.on_event is not None:
+            try:
+                self.on_event(PipelineEvent(kind, self._state, message))
+            except Exception:  # noqa: BLE001 - a broken display must not stop inspection
+                pass
+
+    def _set_state(self, state: str, message: str = "") -> None:
+        with self._lock:
+            if state == self._state or self._state in (FINISHED, STOPPED, FAILED):
+                return
+            self._state = state
+        self._event("state", message or state)
+
+    def _fail(self, e: BaseException) -> None:
+        if self.error is None:
+            self.error = e if isinstance(e, InspectorError) else InspectorError(
+                f"live pipeline stopped on an unexpected error: {type(e).__name__}: {e}")
+            self._event("error", str(self.error))
+        self._stop.set()
+        self.buffer.close()
+
+    # -- model ------------------------------------------------------------------------------------
+    def _resolve_version(self) -> str:
+        if self.config.model:
+            return self.registry.get(self.config.model).version
+        mv = self.registry.active(self.config.model_kind)
+        if mv is None:
+            raise ModelError("no active model in this project — train one (`inspector train`) or pass --model")
+        return mv.version
+
+    def _load(self, version: str) -> ModelRunner:
+        runner = load_runner(self.registry, version, self.config.backend, self.config.threads)
+        runner.warm_up(self.config.max_batch)
+        return runner
+
+    def _load_in_background(self, version: str) -> None:
+        try:
+            runner = self._load(version)
+        except Exception as e:  # noqa: BLE001 - any load failure keeps the running model
+            self.stats_.errors += 1
+            self._event("model_error", f"model {version} cannot be used ({e}) — still running {self.model_version}")
+            return
+        with self._lock:
+            if self._target != version:  # a newer request came in meanwhile
+                runner.close()
+                return
+            old, self._pending = self._pending, runner
+        if old is not None:
+            old.close()
+
+    def _swap_if_ready(self) -> None:
+        with self._lock:
+            new, self._pending = self._pending, None
+        if new is not None:
+            old, self._runner = self._runner, new
+            if old is not None:
+                old.close()
+            self._event("model_swapped", f"now inspecting with model {new.version} ({new.backend})")
+
+    # -- the three threads -------------------------------------------------------------------------
+    def _infer_loop(self) -> None:
+        try:
+            self._set_state(WARMING_UP, f"loading and warming up model {self._target}")
+            self._runner = self._load(self._target)
+            self._ready.set()
+            while True:
+                batch = self.buffer.take(self.config.max_batch, timeout=0.1)
+                self._swap_if_ready()  # between batches: a model is used only once fully loaded
+                if not batch:
+                    if self.buffer.closed and not len(self.buffer):
+                        break
+                    continue
+                try:
+                    results = self._inspect(batch)
+                except ConfigError:
+                    raise
+                except Exception as e:  # noqa: BLE001 - one bad batch must not end the run
+                    self.stats_.errors += 1
+                    self._event("model_error", f"inference failed on {len(batch)} frame(s): {e}")
+                    continue
+                for r in results:
+                    self._deliver(r)
+                    if self._recorder is not None:
+                        self._recorder.submit(self._recorder.record_of(r))
+        except Exception as e:  # noqa: BLE001 - reported as the pipeline's error
+            self._fail(e)
+        finally:
+            self._ready.set()
+            self.buffer.close()
+            self._done_inferring.set()
+            if self._recorder is not None:
+                self._recorder.close_input()
+
+    def _capture_loop(self) -> None:
+        first, longest = self.config.reconnect_s
+        wait = first
+        try:
+            while not self._ready.wait(0.1):
+                if self._stop.is_set():
+                    return
+            while not self._stop.is_set():
+                if not self._opened:
+                    try:
+                        self.source.open()
+                    except Exception as e:  # noqa: BLE001 - any open failure means: try again later
+                        self._event("source_error", str(e))
+                        self._set_state(RECONNECTING, str(e))
+                        self._stop.wait(wait)
+                        wait = min(wait * 2, longest)
+                        continue
+                    self._opened, wait = True, first
+                    if self._ever_opened:
+                        self.stats_.reconnects += 1
+                    self._ever_opened = True
+                    self._event("source_open", f"reading {self.source.name}")
+                    self._set_state(RUNNING)
+                if not self.source.live and not self.buffer.wait_room(0.1):
+                    continue
+                try:
+                    frame = self._read_frame(0.2)
+                except SourceEnded:
+                    self._event("source_ended", f"{self.source.name} has no more frames")
+                    break
+                except Exception as e:  # noqa: BLE001 - lost: close, report, reopen with backoff
+                    self.source.close()
+                    self._opened = False
+                    self._event("source_error", str(e))
+                    self._set_state(RECONNECTING, str(e))
+                    self._stop.wait(wait)
+                    wait = min(wait * 2, longest)
+                    continue
+                if frame is not None and self._fires(frame):
+                    self.buffer.put(frame)
+                if self.config.max_frames and self.stats_.frames_read >= self.config.max_frames:
+                    break
+        except Exception as e:  # noqa: BLE001 - e.g. a presence region outside the frame
+            self._fail(e)
+        finally:
+            self.source.close()
+            self._opened = False
+            self.buffer.close()
+
+    def _record_loop(self) -> None:
+        last_watch = time.monotonic()
+        ended = False
+        try:
+            while not ended:
+                if self._recorder is not None:
+                    items, ended = self._recorder.next_batch(0.2)
+                    self._recorder.write(items)
+                else:
+                    ended = self._done_inferring.wait(0.2)
+                if not ended and self.config.model is None and time.monotonic() - last_watch >= self.config.watch_s:
+                    last_watch = time.monotonic()
+                    self._watch_active()
+        finally:
+            final = FAILED if self.error else (STOPPED if self._stop_asked else FINISHED)
+            self._finish(final)
+
+    # -- steps shared by the threads and step() -----------------------------------------------------
+    def _read_frame(self, timeout: float) -> Frame | None:
+        try:
+            got = self.source.read(timeout)
+        except CorruptFrame as e:
+            self.stats_.corrupt += 1
+            if self.stats_.corrupt <= 3 or self.stats_.corrupt % 100 == 0:
+                self._event("frame_corrupt", f"{e} ({self.stats_.corrupt} skipped so far)")
+            return None
+        if got is None:
+            return None
+        image, meta = got
+        t = time.perf_counter()
+        frame = Frame(self.stats_.frames_read, image, time.time(), t, self.source.name, meta)
+        self.stats_.frame_read(t)
+        self.latest_frame = frame
+        return frame
+
+    def _fires(self, frame: Frame) -> bool:
+        fired = self.trigger_mode.fire(frame)
+        if self._manual.is_set():
+            self._manual.clear()
+            fired = True
+        self.stats_.triggered += fired
+        return fired
+
+    def _inspect(self, batch: list[Frame]) -> list[InspectionResult]:
+        rois = [self.roi.clip(f.image.shape) if self.roi else None for f in batch]
+        crops = [f.image if r is None else f.image[r[1]:r[1] + r[3], r[0]:r[0] + r[2]] for f, r in zip(batch, rois)]
+        runner = self._runner
+        t0 = time.perf_counter()
+        verdicts = runner.infer(crops)
+        t1 = time.perf_counter()
+        per = (t1 - t0) * 1000 / len(batch)
+        return [InspectionResult(f, r, v, per, (t1 - f.t) * 1000, len(batch)) for f, r, v in zip(batch, rois, verdicts)]
+
+    def _deliver(self, r: InspectionResult) -> None:
+        self.stats_.verdict(r.verdict.ok, r.latency_ms, r.infer_ms, time.perf_counter())
+        self.latest_result = r
+        if self.on_result is not None:
+            try:
+                self.on_result(r)
+            except Exception:  # noqa: BLE001 - a broken display must not stop inspection
+                pass
+
+    def _watch_active(self) -> None:
+        try:
+            mv = self.registry.active(self.config.model_kind)
+        except Exception:  # noqa: BLE001 - the project is busy: look again next time
+            return
+        if mv is not None and mv.version != self._target:
+            self.swap_model(mv.version)
+
+    def _open_recorder(self) -> None:
+        if self.config.record and self._recorder is None:
+            self._recorder = Recorder(self.project, self.config.review, self.source.name, str(self.trigger_mode),
+                                      str(self.roi) if self.roi else None, self._event)
+            self.run_id = self._recorder.run_id
+
+    def _finish(self, final: str) -> None:
+        if self._done.is_set():
+            return
+        summary = self.stats()
+        for runner in (self._runner, self._pending):
+            if runner is not None:
+                runner.close()  # frees the session; version and backend stay readable
+        self._set_state(final, str(self.error) if self.error else final)
+        if self._recorder is not None:
+            self._recorder.end({**summary.as_dict(), "state": final})
+        self._done.set()

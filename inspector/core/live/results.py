@@ -1,0 +1,232 @@
+"""The results log: every live verdict in results.sqlite beside project.sqlite, with one row per run.
+
+A separate file because it grows by millions of rows a day at line speed: the project database
+(labels, audit, models) stays small, quick to back up, and its write lock stays free for labelling.
+Durability is WAL + synchronous=NORMAL: a power cut may lose the last verdicts, never the file.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Iterator
+
+from inspector.core.errors import ConfigError, ProjectError
+
+RESULTS_DB = "results.sqlite"
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    started_at REAL NOT NULL,
+    ended_at REAL,
+    source TEXT NOT NULL,
+    trigger TEXT NOT NULL,
+    roi TEXT,
+    summary TEXT              -- JSON: the run's counters and timings, written when it ends
+);
+CREATE TABLE IF NOT EXISTS results (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    at REAL NOT NULL,         -- capture time, unix seconds
+    source TEXT NOT NULL,
+    frame_id INTEGER NOT NULL,
+    verdict TEXT NOT NULL CHECK (verdict IN ('ok', 'not_ok')),
+    class TEXT,
+    confidence REAL,
+    score REAL NOT NULL,      -- not-ok score, 0.5 = threshold
+    scores TEXT,              -- JSON {class: probability}
+    model_version TEXT NOT NULL,
+    latency_ms REAL NOT NULL, -- capture to verdict
+    infer_ms REAL NOT NULL,
+    sample_id INTEGER         -- the review-queue sample in project.sqlite, when the frame was queued
+);
+CREATE INDEX IF NOT EXISTS results_by_time ON results(at);
+CREATE INDEX IF NOT EXISTS results_by_run ON results(run_id);
+"""
+
+COLUMNS = ("id", "run_id", "at", "source", "frame_id", "verdict", "class", "confidence", "score", "scores",
+           "model_version", "latency_ms", "infer_ms", "sample_id")
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    run_id: int
+    at: float
+    source: str
+    frame_id: int
+    ok: bool
+    label: str | None
+    confidence: float | None
+    score: float
+    scores: dict
+    model_version: str
+    latency_ms: float
+    infer_ms: float
+    sample_id: int | None = None
+
+
+class ResultsLog:
+    """Open with ResultsLog(project_root); thread-safe (one connection behind a lock)."""
+
+    def __init__(self, project_root: str | Path):
+        self.path = Path(project_root) / RESULTS_DB
+        self._lock = threading.RLock()
+        try:
+            self.db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None, check_same_thread=False)
+            self.db.execute("PRAGMA busy_timeout = 30000")
+            self.db.execute("PRAGMA journal_mode = WAL")
+            self.db.execute("PRAGMA synchronous = NORMAL")
+            self.db.executescript(SCHEMA)
+            row = self.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            if row is None:
+                self.db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            elif int(row[0]) > SCHEMA_VERSION:
+                raise ProjectError(f"{self.path} was written by a newer Inspector — update Inspector to read it")
+        except sqlite3.DatabaseError as e:
+            raise ProjectError(f"{self.path} cannot be opened ({e}) — move it aside; a new log is started") from None
+
+    def close(self) -> None:
+        with self._lock:
+            self.db.close()
+
+    def __enter__(self) -> "ResultsLog":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- writing ---------------------------------------------------------------------------------
+    def start_run(self, source: str, trigger: str, roi: str | None) -> int:
+        with self._lock:
+            return self.db.execute("INSERT INTO runs (started_at, source, trigger, roi) VALUES (?, ?, ?, ?)",
+                                   (time.time(), source, trigger, roi)).lastrowid
+
+    def end_run(self, run_id: int, summary: dict) -> None:
+        with self._lock:
+            self.db.execute("UPDATE runs SET ended_at = ?, summary = ? WHERE id = ?",
+                            (time.time(), json.dumps(summary, default=str), run_id))
+
+    def write(self, rows: list[ResultRow]) -> None:
+        """All rows in one transaction: one disk sync for a whole batch of verdicts."""
+        if not rows:
+            return
+        data = [(r.run_id, r.at, r.source, r.frame_id, "ok" if r.ok else "not_ok", r.label, r.confidence, r.score,
+                 json.dumps({k: round(v, 6) for k, v in r.scores.items()}) if r.scores else None, r.model_version,
+                 r.latency_ms, r.infer_ms, r.sample_id) for r in rows]
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                self.db.executemany(
+                    "INSERT INTO results (run_id, at, source, frame_id, verdict, class, confidence, score, scores,"
+                    " model_version, latency_ms, infer_ms, sample_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    data)
+                self.db.execute("COMMIT")
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+
+    # -- reading ---------------------------------------------------------------------------------
+    def _where(self, since: float | None, until: float | None, run_id: int | None) -> tuple[str, list]:
+        where, args = [], []
+        if since is not None:
+            where.append("at >= ?")
+            args.append(since)
+        if until is not None:
+            where.append("at < ?")
+            args.append(until)
+        if run_id is not None:
+            where.append("run_id = ?")
+            args.append(run_id)
+        return (" WHERE " + " AND ".join(where) if where else ""), args
+
+    def rows(self, *, since: float | None = None, until: float | None = None,
+             run_id: int | None = None) -> Iterator[dict]:
+        where, args = self._where(since, until, run_id)
+        with self._lock:
+            cur = self.db.execute(f"SELECT {', '.join(COLUMNS)} FROM results{where} ORDER BY id", args)
+            fetched = cur.fetchall()
+        for r in fetched:
+            yield dict(zip(COLUMNS, r))
+
+    def counters(self, *, since: float | None = None, until: float | None = None,
+                 run_id: int | None = None) -> dict:
+        """{"inspected", "ok", "not_ok", "yield" (ok / inspected, None when nothing was inspected),
+        "queued_for_review", "per_class": {class: n}, "per_model": {version: n}, "first_at", "last_at"}."""
+        where, args = self._where(since, until, run_id)
+        with self._lock:
+            n, nok, queued, first, last = self.db.execute(
+                f"SELECT COUNT(*), COALESCE(SUM(verdict = 'not_ok'), 0), COUNT(sample_id), MIN(at), MAX(at) "
+                f"FROM results{where}", args).fetchone()
+            per_class = dict(self.db.execute(f"SELECT COALESCE(class, ''), COUNT(*) FROM results{where} "
+                                             "GROUP BY class ORDER BY class", args).fetchall())
+            per_model = dict(self.db.execute(f"SELECT model_version, COUNT(*) FROM results{where} "
+                                             "GROUP BY model_version ORDER BY model_version", args).fetchall())
+        return {"inspected": n, "ok": n - nok, "not_ok": nok, "yield": (n - nok) / n if n else None,
+                "queued_for_review": queued, "per_class": per_class, "per_model": per_model,
+                "first_at": first, "last_at": last}
+
+    def runs(self) -> list[dict]:
+        with self._lock:
+            rows = self.db.execute("SELECT id, started_at, ended_at, source, trigger, roi, summary FROM runs "
+                                   "ORDER BY id").fetchall()
+        return [{"id": r[0], "started_at": r[1], "ended_at": r[2], "source": r[3], "trigger": r[4], "roi": r[5],
+                 "summary": json.loads(r[6]) if r[6] else None} for r in rows]
+
+    def export_csv(self, path: str | Path, *, since: float | None = None, until: float | None = None,
+                   run_id: int | None = None) -> int:
+        """Write the rows as CSV (local ISO time in `time`); atomic: a partial file never appears."""
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.tmp")
+        n = 0
+        try:
+            with open(tmp, "w", newline="", encoding="utf-8") as f:
+                w = csv.writer(f)
+                w.writerow(["time", *COLUMNS])
+                for r in self.rows(since=since, until=until, run_id=run_id):
+                    w.writerow([datetime.fromtimestamp(r["at"]).isoformat(timespec="milliseconds"),
+                                *(_csv_value(r[c]) for c in COLUMNS)])
+                    n += 1
+            os.replace(tmp, path)
+        except OSError as e:
+            tmp.unlink(missing_ok=True)
+            raise ProjectError(f"cannot write {path} ({e.strerror or e}) — check the folder exists and is writable") from None
+        return n
+
+
+def _csv_value(v):
+    return repr(round(v, 6)) if isinstance(v, float) else ("" if v is None else v)
+
+
+_RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_time(text: str | None, now: float | None = None) -> float | None:
+    """A point in time for --since/--until: "2026-11-27", "2026-11-27T08:30" (local time), a duration
+    back from now ("90m", "12h", "7d"), or unix seconds. None stays None."""
+    if text is None or str(text).strip() == "":
+        return None
+    text = str(text).strip()
+    now = time.time() if now is None else now
+    m = _RELATIVE.match(text)
+    if m:
+        return now - float(m.group(1)) * _UNIT_S[m.group(2)]
+    try:
+        return datetime.fromisoformat(text).timestamp()
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        raise ConfigError(f"time {text!r} is not understood — use a date (2026-11-27), a date and time "
+                          "(2026-11-27T08:30), or a duration back from now (90m, 12h, 7d)") from None

@@ -1,0 +1,150 @@
+"""Inference behind one small interface, so every model kind plugs into the live pipeline the same
+way: a ModelRunner turns a list of RGB crops into Verdicts. Classifiers run here (ONNX Runtime,
+CUDA provider when present, PyTorch as the fallback); other kinds register a factory."""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from inspector.core.arrays import prepare
+from inspector.core.errors import ModelError
+from inspector.core.live.frames import Verdict
+
+
+class ModelRunner(Protocol):
+    version: str
+    kind: str
+    backend: str  # "onnx-cpu", "onnx-cuda", "torch", …
+
+    def warm_up(self, max_batch: int) -> None:
+        """Run dummy batches so the first real frame does not pay for allocations and kernel choice."""
+
+    def infer(self, images: Sequence[np.ndarray]) -> list[Verdict]:
+        """One verdict per H×W×3 uint8 RGB image (any size; the runner resizes)."""
+
+    def close(self) -> None: ...
+
+
+# kind -> factory(version_dir, config, backend, threads) -> ModelRunner
+RunnerFactory = Callable[[Path, dict, str, "int | None"], ModelRunner]
+RUNNERS: dict[str, RunnerFactory] = {}
+
+
+def register_runner(kind: str, factory: RunnerFactory) -> None:
+    """How another model kind (e.g. "anomaly") joins the live pipeline."""
+    RUNNERS[kind] = factory
+
+
+def onnx_session(path: Path, threads: int | None = None):
+    """An ONNX Runtime session: CUDA when this onnxruntime has it, else the CPU. threads: intra-op
+    threads (None = ONNX Runtime's choice, one per core)."""
+    import onnxruntime as ort
+
+    providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in ort.get_available_providers()]
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads:
+        opts.intra_op_num_threads = int(threads)
+    return ort.InferenceSession(str(path), opts, providers=providers)
+
+
+class ClassifierRunner:
+    """A saved classifier version. The verdict is not ok when the defect classes together are at
+    least as likely as the ok classes (score = their total probability); the label is the most
+    likely class on the side of the verdict, so label and verdict never disagree."""
+
+    kind = "classifier"
+
+    def __init__(self, version_dir: str | Path, config: dict, backend: str = "auto", threads: int | None = None):
+        self.dir = Path(version_dir)
+        self.version = str(config.get("version") or self.dir.name)
+        self.classes = [c["name"] if isinstance(c, dict) else str(c) for c in config["classes"]]
+        kinds = [c.get("kind", "defect") if isinstance(c, dict) else "defect" for c in config["classes"]]
+        self._defect = np.array([k == "defect" for k in kinds])
+        pre = config["preprocessing"]
+        self.size, self.channels = tuple(pre["size"]), int(pre["channels"])
+        self._sess = self._torch = None
+        if backend not in ("auto", "onnx", "torch"):
+            raise ModelError(f"backend {backend!r} is not known — use auto, onnx or torch")
+        if backend in ("auto", "onnx"):
+            try:
+                self._sess = onnx_session(self.dir / "model.onnx", threads)
+                cuda = "CUDAExecutionProvider" in self._sess.get_providers()
+                self.backend = "onnx-cuda" if cuda else "onnx-cpu"
+            except Exception as e:  # no runtime, or a file it rejects: PyTorch still runs the weights
+                if backend == "onnx":
+                    raise ModelError(f"model {self.version}: ONNX Runtime cannot load model.onnx "
+                                     f"({str(e).splitlines()[0]}) — use the torch backend") from None
+        if self._sess is None:
+            import torch
+
+            from inspector.core.classifier import load_inference_model
+            from inspector.core.devices import select_device
+
+            self._device = select_device("auto")
+            self._torch = load_inference_model(self.dir, config).to(self._device)
+            if threads:
+                torch.set_num_threads(int(threads))
+            self.backend = f"torch-{self._device.type}"
+
+    def _probs(self, batch: np.ndarray) -> np.ndarray:
+        if self._sess is not None:
+            return self._sess.run(["probs"], {"image": batch})[0]
+        import torch
+
+        with torch.inference_mode():
+            return self._torch(torch.from_numpy(batch).to(self._device))[1].float().cpu().numpy()
+
+    def warm_up(self, max_batch: int = 1) -> None:
+        for n in sorted({1, max(1, int(max_batch))}):
+            self._probs(np.zeros((n, *self.size, self.channels), np.uint8))
+
+    def infer(self, images: Sequence[np.ndarray]) -> list[Verdict]:
+        batch = np.stack([prepare(im, self.size, self.channels) for im in images])
+        return [self.verdict(p) for p in self._probs(batch)]
+
+    def verdict(self, p: np.ndarray) -> Verdict:
+        score = float(p[self._defect].sum())
+        ok = score < 0.5
+        side = ~self._defect if ok else self._defect
+        if not side.any():  # a model without ok (or defect) classes: take the overall best
+            side = np.ones_like(side)
+        k = int(np.flatnonzero(side)[np.argmax(p[side])])
+        return Verdict(ok=ok, score=score, label=self.classes[k], confidence=float(p[k]),
+                       scores={c: float(s) for c, s in zip(self.classes, p)}, model_version=self.version)
+
+    def close(self) -> None:
+        self._sess = self._torch = None
+
+
+register_runner("classifier", lambda d, cfg, backend, threads: ClassifierRunner(d, cfg, backend, threads))
+
+
+def _try_anomaly_plugin() -> None:
+    """The anomaly package registers its runner on import, if it offers one (see report/README)."""
+    try:
+        import importlib
+
+        mod = importlib.import_module("inspector.core.anomaly")
+    except ImportError:
+        return
+    hook = getattr(mod, "live_runner", None)
+    if callable(hook) and "anomaly" not in RUNNERS:
+        register_runner("anomaly", hook)
+
+
+def load_runner(registry, version: str, backend: str = "auto", threads: int | None = None) -> ModelRunner:
+    """The runner for a saved version of any registered kind; files are checked against their hashes
+    first, so a half-written or tampered version never runs."""
+    mv = registry.verify(version)
+    config = registry.read_config(version)
+    if mv.kind not in RUNNERS:
+        _try_anomaly_plugin()
+    factory = RUNNERS.get(mv.kind)
+    if factory is None:
+        raise ModelError(f"model {version} is a {mv.kind!r} model, which the live pipeline cannot run yet — "
+                         f"activate a {' or '.join(sorted(RUNNERS))} model")
+    return factory(mv.path, config, backend, threads)

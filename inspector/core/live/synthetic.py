@@ -1,0 +1,109 @@
+"""synthetic://line — a virtual camera over the synthetic production line, so the whole pipeline
+runs with no hardware. mode=parts: every frame is the next part, centred. mode=belt: parts slide in
+on an empty belt, stop under the camera for `dwell` frames, slide out, then `gap` empty frames."""
+from __future__ import annotations
+
+import time
+from urllib.parse import urlsplit
+
+import numpy as np
+
+from inspector.core.errors import ConfigError
+from inspector.core.live.sources import Source, SourceEnded, _options
+from inspector.core.synth import SyntheticLine
+
+_OPTIONS = {"fps": float, "defect_rate": float, "seed": int, "size": int, "mode": str, "count": int,
+            "travel": int, "dwell": int, "gap": int}
+
+
+class SyntheticSource(Source):
+    def __init__(self, *, fps: float = 0.0, defect_rate: float = 0.2, seed: int = 0, size: int = 256,
+                 mode: str = "parts", count: int = 0, travel: int = 4, dwell: int = 2, gap: int = 3,
+                 name: str | None = None):
+        super().__init__()
+        if mode not in ("parts", "belt"):
+            raise ConfigError(f"synthetic mode {mode!r} is not known — use parts or belt")
+        if fps < 0 or count < 0 or travel < 1 or dwell < 0 or gap < 0:
+            raise ConfigError("synthetic options fps, count, dwell, gap must be >= 0 and travel >= 1")
+        self.line = SyntheticLine(size=(size, size), defect_rate=defect_rate, seed=seed)
+        self.fps, self.mode, self.count = float(fps), mode, int(count)
+        self.travel, self.dwell, self.gap = int(travel), int(dwell), int(gap)
+        self.name = name or f"synthetic://line?mode={mode}&seed={seed}"
+        self.live = self.fps > 0  # paced like a camera; at full speed it waits for the pipeline instead
+        self._k = 0
+        self._t0 = 0.0
+        self._cached: tuple[int, object] | None = None
+        rng = np.random.default_rng([seed, 7])
+        h = w = int(size)
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        r = np.hypot(xx - (w - 1) / 2, yy - (h - 1) / 2)
+        # the flange reaches ~0.43 of the frame from its centre (radius, scale and shift jitter)
+        self._disc = np.clip(0.45 * min(h, w) - r, 0, 1)[:, :, None].astype(np.float32)
+        base = 50 + 4 * rng.standard_normal((h, w)).astype(np.float32)
+        self._belt = np.clip(base[:, :, None] * np.array([0.92, 1.0, 0.97], np.float32), 0, 255)
+        self._noise = (2.0 * rng.standard_normal((2 * h, 2 * w, 3))).astype(np.float32)
+        self._rng = rng
+
+    @classmethod
+    def from_spec(cls, spec: str) -> "SyntheticSource":
+        u = urlsplit(spec)
+        if u.netloc != "line" or u.path not in ("", "/"):
+            raise ConfigError(f"synthetic source {spec!r} is not known — use synthetic://line?fps=30&defect_rate=0.1")
+        return cls(name=spec, **_options(u.query, _OPTIONS, spec))
+
+    @property
+    def cycle(self) -> int:
+        """Frames per part in belt mode."""
+        return 2 * self.travel + self.dwell + self.gap
+
+    def open(self) -> None:
+        self._t0 = time.perf_counter() - self._k / self.fps if self.fps else 0.0
+
+    def read(self, timeout: float = 0.5):
+        if self.fps:
+            due = self._t0 + self._k / self.fps
+            now = time.perf_counter()
+            if now < due:
+                time.sleep(due - now)
+            elif now - due > 1.0 / self.fps:  # the reader was late: those frames passed unseen
+                skip = int((now - self._t0) * self.fps) - self._k
+                self.dropped += skip
+                self._k += skip
+        k = self._k
+        if self.mode == "parts":
+            if self.count and k >= self.count:
+                raise SourceEnded()
+            self._k += 1
+            p = self.line.part(k)
+            return p.image, {"index": k, "part": k, "label": p.label}
+        part, phase = divmod(k, self.cycle)
+        if self.count and part >= self.count:
+            raise SourceEnded()
+        self._k += 1
+        return self._belt_frame(part, phase)
+
+    def _belt_frame(self, part: int, phase: int):
+        h, w = self._belt.shape[:2]
+        t, d = self.travel, self.dwell
+        if phase < t:
+            dx = -round(w * (t - 1 - phase) / t)  # arriving from the left; centred on the last step
+        elif phase < t + d:
+            dx = 0
+        elif phase < 2 * t + d:
+            dx = round(w * (phase - t - d + 1) / t)
+        else:
+            dx = None
+        frame = self._belt.copy()
+        meta = {"index": self._k - 1, "part": None, "label": None}
+        if dx is not None and abs(dx) < w:
+            if self._cached is None or self._cached[0] != part:
+                self._cached = (part, self.line.part(part))
+            p = self._cached[1]
+            dst = slice(max(0, dx), min(w, w + dx))
+            src = slice(max(0, -dx), min(w, w - dx))
+            m = self._disc[:, src]
+            frame[:, dst] += (p.image[:, src].astype(np.float32) - frame[:, dst]) * m
+            meta.update(part=part, label=p.label, offset=dx)
+        oy, ox = self._rng.integers(0, h), self._rng.integers(0, w)
+        frame += self._noise[oy:oy + h, ox:ox + w]
+        return np.clip(frame, 0, 255).astype(np.uint8), meta

@@ -1,0 +1,115 @@
+"""When a frame is inspected: every frame (free), at most every MS milliseconds (interval), only on
+request (software), or once per arriving part (presence: a change detector on a region)."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from inspector.core.errors import ConfigError
+from inspector.core.live.frames import Frame
+from inspector.core.live.roi import Roi
+
+
+class Trigger:
+    name = "free"
+
+    def fire(self, frame: Frame) -> bool:
+        return True
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class IntervalTrigger(Trigger):
+    def __init__(self, ms: float):
+        if ms <= 0:
+            raise ConfigError(f"trigger interval {ms} ms must be positive, e.g. interval:500")
+        self.period = ms / 1000.0
+        self.name = f"interval:{ms:g}"
+        self._last: float | None = None
+
+    def fire(self, frame: Frame) -> bool:
+        if self._last is None or frame.t - self._last >= self.period:
+            self._last = frame.t
+            return True
+        return False
+
+
+class SoftwareTrigger(Trigger):
+    """Fires only on request: LivePipeline.trigger() (a call, or a key in the GUI). Every pipeline
+    takes such requests on top of its own trigger; this one fires on nothing else."""
+
+    name = "software"
+
+    def fire(self, frame: Frame) -> bool:
+        return False
+
+
+class PresenceTrigger(Trigger):
+    """A part arriving in `region` changes it against the learnt empty background. The trigger fires
+    once per arrival, on the first frame where the changed area stops growing (the part has
+    arrived, or is centred on a moving belt), and re-arms when the region is empty again.
+
+    The background is the first frame (start on an empty belt) and then follows slow light drift
+    while the region is empty."""
+
+    def __init__(self, region: Roi | None = None, *, on: float = 0.2, off: float = 0.05, level: int = 30,
+                 width: int = 64, adapt: float = 0.05):
+        if not 0 < off < on < 1:
+            raise ConfigError("presence thresholds need 0 < off < on < 1 (fractions of the region that changed)")
+        self.region, self.on, self.off, self.level, self.width, self.adapt = region, on, off, level, width, adapt
+        self.name = f"presence:{region}" if region else "presence"
+        self._bg: np.ndarray | None = None
+        self._present = False
+        self._fired = False
+        self._prev = 0.0
+        self.coverage = 0.0  # the changed fraction of the region in the last frame (for a GUI meter)
+
+    def _small(self, image: np.ndarray) -> np.ndarray:
+        if self.region is not None:
+            image = self.region.crop(image)
+        h, w = image.shape[:2]
+        size = (self.width, max(4, round(h * self.width / w)))
+        g = cv2.cvtColor(cv2.resize(image, size, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY)
+        return cv2.GaussianBlur(g.astype(np.float32), (3, 3), 0)
+
+    def fire(self, frame: Frame) -> bool:
+        g = self._small(frame.image)
+        if self._bg is None or self._bg.shape != g.shape:
+            self._bg = g
+            return False
+        cover = float(np.mean(np.abs(g - self._bg) > self.level))
+        self.coverage = cover
+        if not self._present:
+            if cover >= self.on:
+                self._present, self._fired, self._prev = True, False, cover
+            else:
+                self._bg += self.adapt * (g - self._bg)
+            return False
+        if cover < self.off:
+            self._present = False
+            return False
+        if not self._fired and cover <= self._prev + 0.002:
+            self._fired = True
+            return True
+        self._prev = max(self._prev, cover)
+        return False
+
+
+def parse_trigger(spec: str | Trigger | None) -> Trigger:
+    """free | interval:MS | software | presence | presence:x,y,w,h"""
+    if isinstance(spec, Trigger):
+        return spec
+    spec = (spec or "free").strip().lower()
+    if spec == "free":
+        return Trigger()
+    if spec == "software":
+        return SoftwareTrigger()
+    if spec.startswith("interval:"):
+        try:
+            return IntervalTrigger(float(spec.split(":", 1)[1]))
+        except ValueError:
+            raise ConfigError(f"trigger {spec!r}: the interval must be milliseconds, e.g. interval:500") from None
+    if spec == "presence" or spec.startswith("presence:"):
+        return PresenceTrigger(Roi.parse(spec.split(":", 1)[1]) if ":" in spec else None)
+    raise ConfigError(f"trigger {spec!r} is not known — use free, interval:MS, software or presence[:x,y,w,h]")
