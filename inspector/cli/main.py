@@ -275,6 +275,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--project", required=True)
     sp.add_argument("--user")
 
+    from inspector.cli.live_cmds import add_commands as add_live_commands
+
+    add_live_commands(add)
+
     sp = add("demo", cmd_demo, "a demo project on synthetic parts: import, train, evaluate")
     sp.add_argument("--dir", help="where to create the demo project (default: a fresh folder in ~/Inspector)")
     sp.add_argument("--count", type=int, default=300)
