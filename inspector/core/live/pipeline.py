@@ -149,6 +149,7 @@ class LivePipeline:
         if frame is None or not self._fires(frame):
             return None
         result = self._inspect([frame])[0]
+        self._deliver(result)
         if self._recorder is not None:
             self._recorder.write([self._recorder.record_of(result)])
         return result

@@ -1,6 +1,6 @@
 """synthetic://line — a virtual camera over the synthetic production line, so the whole pipeline
-runs with no hardware. mode=parts: every frame is the next part, centred. mode=belt: parts slide in
-on an empty belt, stop under the camera for `dwell` frames, slide out, then `gap` empty frames."""
+runs with no hardware. mode=parts: every frame is the next part, centred. mode=belt: per part, `gap`
+frames of empty belt, then the part slides in, stops under the camera for `dwell` frames, slides out."""
 from __future__ import annotations
 
 import time
@@ -85,7 +85,10 @@ class SyntheticSource(Source):
     def _belt_frame(self, part: int, phase: int):
         h, w = self._belt.shape[:2]
         t, d = self.travel, self.dwell
-        if phase < t:
+        phase -= self.gap  # the belt is empty first, so a presence trigger learns the empty belt
+        if phase < 0:
+            dx = None
+        elif phase < t:
             dx = -round(w * (t - 1 - phase) / t)  # arriving from the left; centred on the last step
         elif phase < t + d:
             dx = 0

@@ -51,15 +51,21 @@ class PresenceTrigger(Trigger):
     arrived, or is centred on a moving belt), and re-arms when the region is empty again.
 
     The background is the first frame (start on an empty belt) and then follows slow light drift
-    while the region is empty."""
+    while the region is empty. A still scene becomes the new background — after `settle` frames when
+    little changed (below `on`: debris left behind), after `relearn` frames otherwise (the start
+    frame had a part in view, or the belt stopped with a part under the camera; when that part
+    leaves, the trigger fires once on the empty belt, then relearns it)."""
 
     def __init__(self, region: Roi | None = None, *, on: float = 0.2, off: float = 0.05, level: int = 30,
-                 width: int = 64, adapt: float = 0.05):
+                 width: int = 64, adapt: float = 0.05, settle: int = 3, relearn: int = 50):
         if not 0 < off < on < 1:
             raise ConfigError("presence thresholds need 0 < off < on < 1 (fractions of the region that changed)")
-        self.region, self.on, self.off, self.level, self.width, self.adapt = region, on, off, level, width, adapt
+        self.region, self.on, self.off, self.level, self.width = region, on, off, level, width
+        self.adapt, self.settle, self.relearn = adapt, settle, relearn
         self.name = f"presence:{region}" if region else "presence"
         self._bg: np.ndarray | None = None
+        self._last: np.ndarray | None = None
+        self._still = 0
         self._present = False
         self._fired = False
         self._prev = 0.0
@@ -73,12 +79,18 @@ class PresenceTrigger(Trigger):
         g = cv2.cvtColor(cv2.resize(image, size, interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2GRAY)
         return cv2.GaussianBlur(g.astype(np.float32), (3, 3), 0)
 
+    def _changed(self, a: np.ndarray, b: np.ndarray) -> float:
+        return float(np.mean(np.abs(a - b) > self.level))
+
     def fire(self, frame: Frame) -> bool:
         g = self._small(frame.image)
         if self._bg is None or self._bg.shape != g.shape:
-            self._bg = g
+            self._bg, self._last = g, g
             return False
-        cover = float(np.mean(np.abs(g - self._bg) > self.level))
+        cover = self._changed(g, self._bg)
+        moving = self._changed(g, self._last) >= self.off / 2
+        self._last = g
+        self._still = 0 if moving else self._still + 1
         self.coverage = cover
         if not self._present:
             if cover >= self.on:
@@ -86,7 +98,9 @@ class PresenceTrigger(Trigger):
             else:
                 self._bg += self.adapt * (g - self._bg)
             return False
-        if cover < self.off:
+        if cover < self.off or self._still >= (self.settle if cover < self.on else self.relearn):
+            if cover >= self.off:
+                self._bg = g.copy()  # what is left in view is the new empty scene
             self._present = False
             return False
         if not self._fired and cover <= self._prev + 0.002:
