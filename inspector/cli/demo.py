@@ -32,7 +32,7 @@ def run_demo(args) -> int:
         project = Project.init(root, name="demo")
         with project:
             print(import_imagefolder(project, Path(tmp) / "parts", user="demo"))
-            out = train_project(project, preset("head", epochs=40), progress=TerminalProgress(), user="demo")
+            out = train_project(project, preset("head"), progress=TerminalProgress(), user="demo")
             m = evaluate_version(project, out.version.version)
     print(f"model {out.version.version}: validation accuracy {m['accuracy']:.3f} on {m['count']} parts "
           f"(trained in {out.wall_s:.1f} s)")

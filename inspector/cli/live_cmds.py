@@ -17,7 +17,7 @@ def add_commands(add) -> None:
     sp.add_argument("--roi", help="region inspected, x,y,w,h in pixels (default: the whole frame)")
     sp.add_argument("--model", help="a model version (default: the active model, followed when it changes)")
     sp.add_argument("--backend", choices=("auto", "onnx", "torch"), default="auto")
-    sp.add_argument("--threads", type=int, help="inference threads (default: the runtime's choice)")
+    sp.add_argument("--threads", type=int, help="inference threads (default: all cores but one; 0: the runtime's choice)")
     sp.add_argument("--max-frames", type=int, help="stop after reading this many frames")
     sp.add_argument("--duration", type=float, help="stop after this many seconds")
     sp.add_argument("--no-record", action="store_true", help="do not write the results log or the review queue")

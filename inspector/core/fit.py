@@ -150,12 +150,25 @@ def _fit_head(cfg, model, train, val, pre, device, gen, feature_cache, progress,
         if ds is not None:
             feats[name] = extract_features(model, ds, pre, device, cache=feature_cache, cancel=cancel,
                                            progress=lambda d, t, n=name: progress(StageProgress(f"features ({n})", d, t)))
-    data_train = (feats["train"], torch.from_numpy(train.labels))
-    data_val = (feats["val"], torch.from_numpy(val.labels)) if val is not None else None
+    # Standardized features condition the linear head far better (pooled activations differ in
+    # scale by orders of magnitude); the scaling is folded into the layer afterwards.
+    mu = feats["train"].mean(0)
+    sigma = feats["train"].std(0)
+    # A floor keeps features that barely vary in training (dead units) from exploding on new images.
+    sigma = sigma.clamp_min(0.1 * float(sigma.mean()) + 1e-6)
+    data_train = ((feats["train"] - mu) / sigma, torch.from_numpy(train.labels))
+    data_val = ((feats["val"] - mu) / sigma, torch.from_numpy(val.labels)) if val is not None else None
+    # Enough steps per epoch on small sets: a head sees at least 8 batches an epoch.
+    cfg = replace(cfg, batch_size=max(1, min(cfg.batch_size, math.ceil(len(train) / 8))))
+    head = model.classifier
     # A linear head is tiny: one thread beats two (see torch_threads).
     with torch_threads(1 if device.type == "cpu" else None):
-        return _loop(cfg, model.classifier, _HeadRunner(model.classifier, cfg.dropout), data_train, data_val,
-                     device, gen, progress, cancel)
+        out = _loop(cfg, head, _HeadRunner(head, cfg.dropout), data_train, data_val, device, gen, progress, cancel)
+    with torch.no_grad():  # W((f - mu) / sigma) + b  ==  (W / sigma) f + (b - W mu / sigma)
+        w = head.weight / sigma.to(head.weight.device)
+        head.bias -= (w * mu.to(w.device)).sum(1)
+        head.weight.copy_(w)
+    return out
 
 
 class _HeadRunner:
@@ -185,7 +198,7 @@ def _loop(cfg, module, runner, data_train, data_val, device, gen, progress, canc
     x_train, y_train = data_train
     n = len(y_train)
     bs = min(cfg.batch_size, n)
-    batches = math.ceil(n / bs)
+    batches = math.ceil(n / bs)  # equal-sized batches: no lone sample at the end of an epoch
     opt = make_optimizer(module.parameters(), cfg)
     sched = make_scheduler(opt, cfg, cfg.epochs * batches)
     use_amp = cfg.amp and device.type == "cuda"
@@ -205,9 +218,8 @@ def _loop(cfg, module, runner, data_train, data_val, device, gen, progress, canc
                     m.eval()
         perm = torch.randperm(n, generator=gen)
         loss_sum, correct = 0.0, 0
-        for b in range(batches):
+        for b, idx in enumerate(torch.tensor_split(perm, batches)):
             cancel.check()
-            idx = perm[b * bs:(b + 1) * bs]
             xb = x_train[idx].to(device, non_blocking=True)
             yb = y_train[idx].to(device, non_blocking=True)
             with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):

@@ -3,6 +3,7 @@ counted), or a short blocking queue for sources that can wait (files, folders, f
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 
 from inspector.core.live.frames import Frame
@@ -16,6 +17,7 @@ class FrameBuffer:
         self.capacity = max(1, int(capacity))
         self.drop_oldest = drop_oldest
         self.dropped = 0
+        self.last_take = 0.0  # perf_counter() when the consumer last took frames
         self._items: deque[Frame] = deque()
         self._cond = threading.Condition()
         self._closed = False
@@ -46,6 +48,7 @@ class FrameBuffer:
             while self._items and len(out) < max_n:
                 out.append(self._items.popleft())
             if out:
+                self.last_take = time.perf_counter()
                 self._cond.notify_all()  # a producer may be waiting for room
             return out
 

@@ -28,7 +28,7 @@ class LiveConfig:
     model: str | None = None  # pin a version; None = the project's active model, followed when it changes
     model_kind: str | None = None  # with model None: follow the active version of this kind only
     backend: str = "auto"  # auto (ONNX Runtime, CUDA when present, else PyTorch) | onnx | torch
-    threads: int | None = None  # inference threads; None = the runtime's choice
+    threads: int | None = None  # inference threads; None = all cores but one (runners.default_threads)
     max_batch: int = 4  # the most waiting frames one inference call takes
     queue_size: int = 8  # triggered frames of a live source that may wait (the oldest go beyond)
     max_frames: int | None = None  # stop after reading this many frames
@@ -77,6 +77,8 @@ class LivePipeline:
         self._threads: list[threading.Thread] = []
         self._opened = False
         self._ever_opened = False
+        self._infer_ema = 0.0  # seconds per inference call, smoothed
+        self._read_ema = 0.0  # seconds per source read, smoothed
 
     # -- public API ------------------------------------------------------------------------------
     @property
@@ -239,7 +241,9 @@ class LivePipeline:
                         break
                     continue
                 try:
+                    t0 = time.perf_counter()
                     results = self._inspect(batch)
+                    self._infer_ema = _ema(self._infer_ema, time.perf_counter() - t0)
                 except ConfigError:
                     raise
                 except Exception as e:  # noqa: BLE001 - one bad batch must not end the run
@@ -282,10 +286,15 @@ class LivePipeline:
                     self._ever_opened = True
                     self._event("source_open", f"reading {self.source.name}")
                     self._set_state(RUNNING)
-                if not self.source.live and not self.buffer.wait_room(0.1):
-                    continue
+                if not self.source.live:
+                    if not self.buffer.wait_room(0.1):
+                        continue
+                    self._wait_until_needed()
                 try:
+                    t_read = time.perf_counter()
                     frame = self._read_frame(0.2)
+                    if frame is not None:
+                        self._read_ema = _ema(self._read_ema, time.perf_counter() - t_read)
                 except SourceEnded:
                     self._event("source_ended", f"{self.source.name} has no more frames")
                     break
@@ -324,6 +333,18 @@ class LivePipeline:
         finally:
             final = FAILED if self.error else (STOPPED if self._stop_asked else FINISHED)
             self._finish(final)
+
+    def _wait_until_needed(self) -> None:
+        """A source that waits for us (file, full-speed synthetic) is read just in time: when the frame
+        being inferred is about to finish, not as soon as it was taken. The frame is then fresh when
+        its turn comes (frame-to-verdict ≈ read + inference, not two inferences), and the model is
+        never kept waiting, since the read starts a margin early."""
+        if self.buffer.capacity != 1 or not self._infer_ema:
+            return
+        due = self.buffer.last_take + 0.8 * self._infer_ema - 1.5 * self._read_ema
+        delay = due - time.perf_counter()
+        if delay > 0:
+            self._stop.wait(min(delay, 1.0))
 
     # -- steps shared by the threads and step() -----------------------------------------------------
     def _read_frame(self, timeout: float) -> Frame | None:
@@ -395,3 +416,7 @@ class LivePipeline:
         if self._recorder is not None:
             self._recorder.end({**summary.as_dict(), "state": final})
         self._done.set()
+
+
+def _ema(old: float, new: float, k: float = 0.1) -> float:
+    return new if not old else old + k * (new - old)
