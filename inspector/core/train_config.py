@@ -1,7 +1,10 @@
 """Training configuration: every knob of a run, validated, and saved with the model as JSON."""
 from __future__ import annotations
 
+import json
+import sys
 from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 
 from inspector.core.errors import ConfigError
 
@@ -105,23 +108,27 @@ def _from_dict(cls, d: dict, what: str):
         raise ConfigError(f"bad {what}: {e}") from None
 
 
-# Ready-made settings; the GUI shows these as Fast / Accurate.
-PRESETS: dict[str, dict] = {
-    "head": dict(arch="effnet-lite0", mode="head", epochs=60, batch_size=64, optimizer="adam", lr=3e-3,
-                 weight_decay=1e-4, dropout=0.2, schedule="cosine", early_stopping=0),
-    "finetune": dict(arch="effnet-lite0", mode="finetune", epochs=4, batch_size=32, optimizer="adamw", lr=3e-4,
-                     weight_decay=1e-4, dropout=0.2, schedule="cosine", early_stopping=0, label_smoothing=0.05),
-    "cnn": dict(arch="cnn", mode="scratch", epochs=30, batch_size=32, optimizer="adam", lr=2e-3,
-                weight_decay=1e-4, dropout=0.2, schedule="cosine", standardize="dataset", early_stopping=8),
-    "mlp": dict(arch="mlp", mode="scratch", epochs=10, batch_size=100, optimizer="adam", lr=1e-2,
-                dropout=0.0, standardize="none", augment=dict(hflip=False, vflip=False, rotate_deg=0, shift=0,
-                                                              brightness=0, contrast=0)),
-}
+def presets_dir() -> Path:
+    """models/presets/ of the repository, or of the frozen app's bundle."""
+    base = Path(getattr(sys, "_MEIPASS", Path(__file__).resolve().parents[2]))
+    return base / "models" / "presets"
+
+
+def load_presets() -> dict[str, dict]:
+    """Ready-made settings shipped as JSON (the GUI shows their labels: Fast, Accurate, …)."""
+    out = {}
+    for f in sorted(presets_dir().glob("*.json")):
+        d = json.loads(f.read_text(encoding="utf-8"))
+        out[d["name"]] = d
+    if not out:
+        raise ConfigError(f"no training presets found in {presets_dir()} — reinstall Inspector")
+    return out
 
 
 def preset(name: str, **overrides) -> TrainConfig:
-    if name not in PRESETS:
-        raise ConfigError(f"unknown preset {name!r} — choose one of {', '.join(PRESETS)}")
-    d = dict(PRESETS[name])
+    presets = load_presets()
+    if name not in presets:
+        raise ConfigError(f"unknown preset {name!r} — choose one of {', '.join(presets)}")
+    d = dict(presets[name]["train"])
     d.update({k: v for k, v in overrides.items() if v is not None})
     return TrainConfig.from_dict(d)

@@ -142,3 +142,17 @@ def test_pretrained_head_and_finetune_presets(tmp_path):
     ft = fit(ft_cfg, train, val, ["h", "v"], feature_cache=cache)
     assert ft.history[-1]["val_accuracy"] >= 0.9  # the warm-up head carries it from the first epoch
     assert not torch.equal(ref["stem.conv.weight"], ft.model.state_dict()["stem.conv.weight"])
+
+
+def test_shipped_presets_are_valid():
+    from inspector.core.train_config import load_presets, preset
+
+    presets = load_presets()
+    assert {"head", "finetune", "cnn", "mlp"} <= set(presets)
+    for name, d in presets.items():
+        assert d["label"] and d["description"]
+        cfg = preset(name)
+        assert TrainConfig.from_dict(cfg.to_dict()) == cfg  # round-trips through JSON-able dicts
+    assert preset("mlp").optimizer == "adam" and preset("mlp").lr == 0.01 and preset("mlp").batch_size == 100
+    with pytest.raises(ConfigError, match="unknown preset"):
+        preset("turbo")
