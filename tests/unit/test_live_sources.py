@@ -167,6 +167,12 @@ def test_synthetic_line_parts_are_the_line_and_paced_when_asked():
     assert all(np.array_equal(img, line.part(m["part"]).image) and m["label"] == line.part(m["part"]).label
                for img, m in frames)
 
+    cached = open_source("synthetic://line?size=64&seed=4&cache=2&count=5")
+    cached.open()
+    frames = read_all(cached)
+    assert [m["part"] for _, m in frames] == [0, 1, 0, 1, 0] and [m["index"] for _, m in frames] == list(range(5))
+    assert np.array_equal(frames[2][0], line.part(0).image) and frames[2][1]["label"] == line.part(0).label
+
     paced = open_source("synthetic://line?size=64&fps=50")
     assert paced.live
     paced.open()

@@ -13,18 +13,18 @@ from inspector.core.live.sources import Source, SourceEnded, _options
 from inspector.core.synth import SyntheticLine
 
 _OPTIONS = {"fps": float, "defect_rate": float, "seed": int, "size": int, "mode": str, "count": int,
-            "travel": int, "dwell": int, "gap": int}
+            "travel": int, "dwell": int, "gap": int, "cache": int}
 
 
 class SyntheticSource(Source):
     def __init__(self, *, fps: float = 0.0, defect_rate: float = 0.2, seed: int = 0, size: int = 256,
                  mode: str = "parts", count: int = 0, travel: int = 4, dwell: int = 2, gap: int = 3,
-                 name: str | None = None):
+                 cache: int = 0, name: str | None = None):
         super().__init__()
         if mode not in ("parts", "belt"):
             raise ConfigError(f"synthetic mode {mode!r} is not known — use parts or belt")
-        if fps < 0 or count < 0 or travel < 1 or dwell < 0 or gap < 0:
-            raise ConfigError("synthetic options fps, count, dwell, gap must be >= 0 and travel >= 1")
+        if fps < 0 or count < 0 or travel < 1 or dwell < 0 or gap < 0 or cache < 0:
+            raise ConfigError("synthetic options fps, count, dwell, gap, cache must be >= 0 and travel >= 1")
         self.line = SyntheticLine(size=(size, size), defect_rate=defect_rate, seed=seed)
         self.fps, self.mode, self.count = float(fps), mode, int(count)
         self.travel, self.dwell, self.gap = int(travel), int(dwell), int(gap)
@@ -33,6 +33,11 @@ class SyntheticSource(Source):
         self._k = 0
         self._t0 = 0.0
         self._cached: tuple[int, object] | None = None
+        # cache=N: parts 0..N-1 are drawn once, at open, and shown in turn; the camera then costs the
+        # CPU about what a real one does (nothing but a copy), which is what a benchmark of the
+        # pipeline itself wants. Parts and labels repeat every N frames.
+        self.cache = int(cache)
+        self._pool: list = []
         rng = np.random.default_rng([seed, 7])
         h = w = int(size)
         yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
@@ -57,7 +62,12 @@ class SyntheticSource(Source):
         return 2 * self.travel + self.dwell + self.gap
 
     def open(self) -> None:
+        if self.cache and not self._pool:
+            self._pool = [self.line.part(i) for i in range(self.cache)]
         self._t0 = time.perf_counter() - self._k / self.fps if self.fps else 0.0
+
+    def _part(self, i: int):
+        return self._pool[i % self.cache] if self._pool else self.line.part(i)
 
     def read(self, timeout: float = 0.5):
         if self.fps:
@@ -74,8 +84,8 @@ class SyntheticSource(Source):
             if self.count and k >= self.count:
                 raise SourceEnded()
             self._k += 1
-            p = self.line.part(k)
-            return p.image, {"index": k, "part": k, "label": p.label}
+            p = self._part(k)
+            return p.image.copy() if self._pool else p.image, {"index": k, "part": p.index, "label": p.label}
         part, phase = divmod(k, self.cycle)
         if self.count and part >= self.count:
             raise SourceEnded()
@@ -100,13 +110,13 @@ class SyntheticSource(Source):
         meta = {"index": self._k - 1, "part": None, "label": None}
         if dx is not None and abs(dx) < w:
             if self._cached is None or self._cached[0] != part:
-                self._cached = (part, self.line.part(part))
+                self._cached = (part, self._part(part))
             p = self._cached[1]
             dst = slice(max(0, dx), min(w, w + dx))
             src = slice(max(0, -dx), min(w, w - dx))
             m = self._disc[:, src]
             frame[:, dst] += (p.image[:, src].astype(np.float32) - frame[:, dst]) * m
-            meta.update(part=part, label=p.label, offset=dx)
+            meta.update(part=p.index, label=p.label, offset=dx)
         oy, ox = self._rng.integers(0, h), self._rng.integers(0, w)
         frame += self._noise[oy:oy + h, ox:ox + w]
         return np.clip(frame, 0, 255).astype(np.uint8), meta
