@@ -287,3 +287,26 @@ def test_user_errors_are_clear(project, tmp_path):
     assert rec.kinds("error") == [str(p.error)] and "outside the 96×96 frame" in str(p.error)
     with pytest.raises(ConfigError):
         LivePipeline(project, LiveConfig(source="synthetic://line", max_batch=0))
+    weird = ModelRegistry(project).save("weird", {}, {"w.bin": lambda q: q.write_bytes(b"x")}, summary={}).version
+    p = make(project, Recorder(), source="synthetic://line?size=96&count=5", model=weird)
+    s = run(p)
+    assert s.state == "failed" and "'weird' model, which the live pipeline cannot run" in str(p.error)
+
+
+def test_score_runner_turns_normalized_scores_into_verdicts():
+    from inspector.core.live.runners import ScoreRunner
+
+    calls = []
+
+    def predict(images):
+        calls.append(len(images))
+        return [(float(im.mean()) / 255, np.full(im.shape[:2], 0.25, np.float32)) for im in images]
+
+    r = ScoreRunner("v7", "anomaly", predict, "test", input_size=(32, 32))
+    r.warm_up(4)
+    assert calls == [1, 4]
+    dark, bright, edge = (np.full((40, 50, 3), v, np.uint8) for v in (20, 230, 128))
+    vs = r.infer([dark, bright, edge])
+    assert [v.ok for v in vs] == [True, False, False] and vs[2].score == pytest.approx(128 / 255)
+    assert all(v.label is None and v.confidence is None and v.model_version == "v7" for v in vs)
+    assert vs[0].heatmap.shape == (40, 50) and ReviewPolicy(not_ok=False).reason(vs[2]) == "near_threshold"

@@ -137,8 +137,42 @@ class ClassifierRunner:
 register_runner("classifier", lambda d, cfg, backend, threads: ClassifierRunner(d, cfg, backend, threads))
 
 
+class ScoreRunner:
+    """Adapts a model that scores images (an anomaly model) to the pipeline: predict(images) gives
+    one (score, heatmap or None) per image, score normalized so 0.5 is the threshold. The anomaly
+    package can join with, in inspector/core/anomaly/__init__.py:
+
+        def live_runner(version_dir, config, backend, threads):
+            model = load(version_dir, config, backend)         # its own loader
+            return ScoreRunner(config["version"], "anomaly", model.predict, backend, input_size=(h, w))
+    """
+
+    def __init__(self, version: str, kind: str, predict: Callable, backend: str, *,
+                 input_size: tuple[int, int] | None = None):
+        self.version, self.kind, self.backend = str(version), kind, backend
+        self._predict = predict
+        self._size = input_size
+
+    def warm_up(self, max_batch: int = 1) -> None:
+        h, w = self._size or (224, 224)
+        for n in sorted({1, max(1, int(max_batch))}):
+            list(self._predict([np.zeros((h, w, 3), np.uint8)] * n))
+
+    def infer(self, images: Sequence[np.ndarray]) -> list[Verdict]:
+        out = []
+        for score, heatmap in self._predict(list(images)):
+            score = float(score)
+            out.append(Verdict(ok=score < 0.5, score=score, label=None, confidence=None, scores={},
+                               model_version=self.version, heatmap=heatmap))
+        return out
+
+    def close(self) -> None:
+        self._predict = None
+
+
 def _try_anomaly_plugin() -> None:
-    """The anomaly package registers its runner on import, if it offers one (see report/README)."""
+    """The anomaly package joins by defining live_runner(version_dir, config, backend, threads) in
+    inspector/core/anomaly/__init__.py (see ScoreRunner), found here on first use."""
     try:
         import importlib
 
