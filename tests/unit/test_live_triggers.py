@@ -98,7 +98,7 @@ def test_newest_frame_slot_drops_and_counts_old_frames():
     assert [f.id for f in slot.take(4, timeout=0)] == [4] and slot.dropped == 4
     assert slot.take(1, timeout=0.01) == []
     slot.close()
-    assert not slot.put(_f(9)) and slot.take(1, timeout=1) == []
+    assert not slot.put(_f(9)) and slot.take(1, timeout=1) == [] and slot.dropped == 5
 
 
 def test_waiting_queue_blocks_the_producer_and_batches_what_waits():

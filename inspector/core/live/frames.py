@@ -13,8 +13,9 @@ IDLE, STARTING, WARMING_UP, RUNNING, RECONNECTING, FINISHED, STOPPED, FAILED = (
 
 @dataclass(frozen=True)
 class Frame:
-    """One image off a source. id: increasing per pipeline run (gaps = frames the source skipped);
-    captured_at: wall time (time.time()) for the log; t: time.perf_counter() for latencies."""
+    """One image off a source. id: the pipeline's read counter (0, 1, 2, … per run; the source's own
+    frame number, if any, is meta["index"]); captured_at: wall time (time.time()) for the log;
+    t: time.perf_counter() for latencies."""
 
     id: int
     image: np.ndarray  # H×W×3 uint8 RGB

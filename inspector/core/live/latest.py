@@ -23,7 +23,7 @@ class FrameBuffer:
         self._closed = False
 
     def put(self, frame: Frame) -> bool:
-        """Add a frame; False when the buffer was closed (the frame is not kept)."""
+        """Add a frame; False when the buffer was closed (the frame is not kept, and counts as dropped)."""
         with self._cond:
             if self.drop_oldest:
                 while len(self._items) >= self.capacity:
@@ -32,7 +32,8 @@ class FrameBuffer:
             else:
                 while len(self._items) >= self.capacity and not self._closed:
                     self._cond.wait(0.1)
-            if self._closed:
+            if self._closed:  # stopping: the frame will not be inspected
+                self.dropped += 1
                 return False
             self._items.append(frame)
             self._cond.notify_all()

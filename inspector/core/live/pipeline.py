@@ -112,6 +112,9 @@ class LivePipeline:
         """Stop reading; frames already read are still inspected and recorded. True when it ended in time."""
         self._stop_asked = True
         self._stop.set()
+        # Closed at once, not by the capture thread: a camera read that hangs must not hold up the
+        # end. Frames already waiting are still inspected; a frame being read now is not.
+        self.buffer.close()
         if not self._threads:
             self.close()
             return True
@@ -128,6 +131,9 @@ class LivePipeline:
     def swap_model(self, version: str) -> None:
         """Load `version` in the background and switch between two batches once it is warmed up;
         frames keep flowing through the current model meanwhile. On failure the current one stays."""
+        if self._runner is None and not self._threads:  # not started yet: just run this one
+            self.config.model = version
+            return
         with self._lock:
             self._target = version
         self._event("model_loading", f"loading model {version}")

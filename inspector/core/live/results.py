@@ -93,7 +93,8 @@ class ResultsLog:
             elif int(row[0]) > SCHEMA_VERSION:
                 raise ProjectError(f"{self.path} was written by a newer Inspector — update Inspector to read it")
         except sqlite3.DatabaseError as e:
-            raise ProjectError(f"{self.path} cannot be opened ({e}) — move it aside; a new log is started") from None
+            raise ProjectError(f"{self.path} cannot be opened ({e}) — move it aside and start again "
+                               "(a new, empty results log is then created)") from None
 
     def close(self) -> None:
         with self._lock:
