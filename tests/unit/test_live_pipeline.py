@@ -346,3 +346,45 @@ def test_score_runner_turns_normalized_scores_into_verdicts():
     assert [v.ok for v in vs] == [True, False, False] and vs[2].score == pytest.approx(128 / 255)
     assert all(v.label is None and v.confidence is None and v.model_version == "v7" for v in vs)
     assert vs[0].heatmap.shape == (40, 50) and ReviewPolicy(not_ok=False).reason(vs[2]) == "near_threshold"
+
+
+class BatchRunner:
+    """Takes 50 ms per call whatever the batch: frames waiting meanwhile should come as one batch."""
+
+    kind = "batchtest"
+    backend = "test"
+
+    def __init__(self, version):
+        self.version, self.batches = version, []
+
+    def warm_up(self, max_batch):
+        pass
+
+    def infer(self, images):
+        self.batches.append(len(images))
+        time.sleep(0.05)
+        return [Verdict(ok=True, score=0.1, label=None, confidence=None, scores={}, model_version=self.version)
+                for _ in images]
+
+    def close(self):
+        pass
+
+
+def test_frames_that_wait_are_inspected_in_batches(project, tmp_path):
+    folder = tmp_path / "backlog"
+    folder.mkdir()
+    for i in range(9):
+        (folder / f"{i}.png").write_bytes(encode_png(np.full((32, 32, 3), 20 * i, np.uint8)))
+    runners = []
+    register_runner("batchtest", lambda d, cfg, backend, threads: runners.append(BatchRunner(cfg["version"])) or runners[-1])
+    try:
+        v = ModelRegistry(project).save("batchtest", {}, {"w.bin": lambda q: q.write_bytes(b"x")}, summary={}).version
+        rec = Recorder()
+        p = make(project, rec, source=f"{folder}?poll=0.02&settle=0", model=v, max_frames=9, max_batch=4)
+        s = run(p)
+    finally:
+        RUNNERS.pop("batchtest", None)
+    assert s.inspected == 9 and sum(runners[0].batches) == 9 and max(runners[0].batches) == 4
+    assert sorted(r.frame.meta["file"] for r in rec.results) == [f"{i}.png" for i in range(9)]
+    big = [r for r in rec.results if r.batch_size == 4]
+    assert big and all(r.infer_ms == pytest.approx(big[0].infer_ms) and 10 <= r.infer_ms <= 40 for r in big[:4])
