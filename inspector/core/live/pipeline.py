@@ -5,37 +5,21 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from inspector.core.errors import ConfigError, InspectorError, ModelError
+from inspector.core.live.config import LiveConfig
 from inspector.core.live.frames import (FAILED, FINISHED, IDLE, RECONNECTING, RUNNING, STARTING, STOPPED,
                                         WARMING_UP, Frame, InspectionResult, PipelineEvent)
 from inspector.core.live.latest import FrameBuffer
 from inspector.core.live.recorder import Recorder
-from inspector.core.live.review import ReviewPolicy
 from inspector.core.live.roi import Roi
 from inspector.core.live.runners import ModelRunner, load_runner
-from inspector.core.live.sources import CorruptFrame, Source, SourceEnded, open_source
+from inspector.core.live.sources import CorruptFrame, SourceEnded, open_source
 from inspector.core.live.stats import Counters, LiveStats, snapshot
-from inspector.core.live.triggers import Trigger, parse_trigger
+from inspector.core.live.triggers import parse_trigger
 from inspector.core.registry import ModelRegistry
 
-@dataclass
-class LiveConfig:
-    source: str | Source
-    trigger: str | Trigger = "free"
-    roi: str | Roi | tuple | None = None
-    model: str | None = None  # pin a version; None = the project's active model, followed when it changes
-    model_kind: str | None = None  # with model None: follow the active version of this kind only
-    backend: str = "auto"  # auto (ONNX Runtime, CUDA when present, else PyTorch) | onnx | torch
-    threads: int | None = None  # inference threads; None = all cores but one (runners.default_threads)
-    max_batch: int = 4  # the most waiting frames one inference call takes
-    queue_size: int = 8  # triggered frames of a live source that may wait (the oldest go beyond)
-    max_frames: int | None = None  # stop after reading this many frames
-    record: bool = True  # results log + review queue
-    review: ReviewPolicy = field(default_factory=ReviewPolicy)
-    reconnect_s: tuple[float, float] = (0.5, 10.0)  # first and longest wait between reopen attempts
-    watch_s: float = 1.0  # how often the active model is checked
+__all__ = ["LiveConfig", "LivePipeline"]
 
 
 class LivePipeline:

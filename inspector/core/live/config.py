@@ -1,0 +1,27 @@
+"""What a live pipeline runs: one station's source, trigger, region, model and recording settings."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from inspector.core.live.review import ReviewPolicy
+from inspector.core.live.roi import Roi
+from inspector.core.live.sources import Source
+from inspector.core.live.triggers import Trigger
+
+
+@dataclass
+class LiveConfig:
+    source: str | Source
+    trigger: str | Trigger = "free"
+    roi: str | Roi | tuple | None = None
+    model: str | None = None  # pin a version; None = the project's active model, followed when it changes
+    model_kind: str | None = None  # with model None: follow the active version of this kind only
+    backend: str = "auto"  # auto (ONNX Runtime, CUDA when present, else PyTorch) | onnx | torch
+    threads: int | None = None  # inference threads; None = all cores but one (runners.default_threads)
+    max_batch: int = 4  # the most waiting frames one inference call takes
+    queue_size: int = 8  # triggered frames of a live source that may wait (the oldest go beyond)
+    max_frames: int | None = None  # stop after reading this many frames
+    record: bool = True  # results log + review queue
+    review: ReviewPolicy = field(default_factory=ReviewPolicy)
+    reconnect_s: tuple[float, float] = (0.5, 10.0)  # first and longest wait between reopen attempts
+    watch_s: float = 1.0  # how often the active model is checked
