@@ -388,3 +388,23 @@ def test_frames_that_wait_are_inspected_in_batches(project, tmp_path):
     assert sorted(r.frame.meta["file"] for r in rec.results) == [f"{i}.png" for i in range(9)]
     big = [r for r in rec.results if r.batch_size == 4]
     assert big and all(r.infer_ms == pytest.approx(big[0].infer_ms) and 10 <= r.infer_ms <= 40 for r in big[:4])
+
+
+def test_classifier_runner_onnx_and_torch_fallback_agree(project):
+    from inspector.core.live.runners import ClassifierRunner, load_runner
+
+    reg = ModelRegistry(project)
+    onnx = load_runner(reg, "v1")
+    torch_runner = load_runner(reg, "v1", backend="torch")
+    assert onnx.backend in ("onnx-cpu", "onnx-cuda") and torch_runner.backend.startswith("torch-")
+    line = SyntheticLine(size=(96, 96), seed=13, defect_rate=0.5)
+    images = [line.part(i).image for i in range(6)]
+    a, b = onnx.infer(images), torch_runner.infer(images)
+    for va, vb in zip(a, b):
+        assert va.label == vb.label and va.ok == vb.ok and va.score == pytest.approx(vb.score, abs=1e-4)
+    config = reg.read_config("v1")
+    (reg.get("v1").path / "model.onnx").write_bytes(b"not an onnx file")
+    with pytest.raises(ModelError, match="ONNX Runtime cannot load"):
+        ClassifierRunner(reg.get("v1").path, config, backend="onnx")
+    fallback = ClassifierRunner(reg.get("v1").path, config)  # auto: PyTorch runs the same weights
+    assert fallback.backend.startswith("torch-") and fallback.infer(images[:1])[0].label == a[0].label
