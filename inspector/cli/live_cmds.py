@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 
 
@@ -13,7 +14,8 @@ def add_commands(add) -> None:
     sp.add_argument("--source", required=True,
                     help="camera index (0), rtsp:// or http:// URL, video file[?loop=1], folder, "
                          "or synthetic://line?fps=30&defect_rate=0.1")
-    sp.add_argument("--trigger", default="free", help="free | interval:MS | software | presence[:x,y,w,h]")
+    sp.add_argument("--trigger", default="free",
+                    help="free | interval:MS | software (each line on stdin) | presence[:x,y,w,h]")
     sp.add_argument("--roi", help="region inspected, x,y,w,h in pixels (default: the whole frame)")
     sp.add_argument("--model", help="a model version (default: the active model, followed when it changes)")
     sp.add_argument("--backend", choices=("auto", "onnx", "torch"), default="auto")
@@ -59,6 +61,8 @@ def cmd_run(args) -> int:
     with _open_project(args.project) as project:
         pipeline = LivePipeline(project, config, on_event=on_event)
         pipeline.start()
+        if str(pipeline.trigger_mode) == "software":
+            _trigger_on_enter(pipeline, quiet)
         t0 = time.monotonic()
         last = t0
         try:
@@ -89,6 +93,17 @@ def cmd_run(args) -> int:
               f"model {s['model_version']} ({s['backend']}) p50 {_ms(s['infer_ms_p50'])}; "
               f"{s['fps']:.1f} frames/s")
     return 0
+
+
+def _trigger_on_enter(pipeline, quiet: bool) -> None:
+    """--trigger software from a terminal or a script: each line on stdin inspects the next frame."""
+    def read() -> None:
+        for _ in sys.stdin:
+            pipeline.trigger()
+
+    if not quiet:
+        print("software trigger: press Enter to inspect the next frame, Ctrl-C to stop", file=sys.stderr, flush=True)
+    threading.Thread(target=read, name="stdin-trigger", daemon=True).start()
 
 
 def cmd_results(args) -> int:

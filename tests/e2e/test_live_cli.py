@@ -75,6 +75,16 @@ def test_presence_trigger_on_the_belt_and_a_video_file_with_a_roi(project):
     assert (s["state"], s["frames_read"], s["inspected"], s["dropped"]) == ("finished", 12, 12, 0)
 
 
+def test_software_trigger_fires_once_per_line_on_stdin(project):
+    _, proj = project
+    out = subprocess.run([*CMD, "run", "--project", str(proj), "--source", "synthetic://line?size=64&fps=100",
+                          "--trigger", "software", "--duration", "3", "--json"],
+                         input="\n\n\n", capture_output=True, text=True, timeout=120)
+    s = json.loads(out.stdout.strip().splitlines()[-1])
+    assert out.returncode == 0 and s["state"] == "stopped" and s["triggered"] == s["inspected"] == 3
+    assert s["frames_read"] > 50
+
+
 def test_ctrl_c_stops_a_live_run_cleanly_with_a_summary(project):
     _, proj = project
     p = subprocess.Popen([*CMD, "run", "--project", str(proj), "--source", "synthetic://line?size=64&fps=30"],

@@ -53,7 +53,7 @@ class LivePipeline:
         self._ready = threading.Event()
         self._done = threading.Event()
         self._done_inferring = threading.Event()
-        self._manual = threading.Event()
+        self._manual = 0  # software trigger requests not served yet (under _lock)
         self._runner: ModelRunner | None = None
         self._pending: ModelRunner | None = None
         self._target: str | None = None
@@ -109,8 +109,10 @@ class LivePipeline:
         return self._done.wait(timeout)
 
     def trigger(self) -> None:
-        """Software trigger: inspect the next frame, whatever the configured trigger."""
-        self._manual.set()
+        """Software trigger: inspect the next frame, whatever the configured trigger. Each call is
+        one inspection: three quick calls inspect the next three frames."""
+        with self._lock:
+            self._manual += 1
 
     def swap_model(self, version: str) -> None:
         """Load `version` in the background and switch between two batches once it is warmed up;
@@ -356,9 +358,11 @@ class LivePipeline:
 
     def _fires(self, frame: Frame) -> bool:
         fired = self.trigger_mode.fire(frame)
-        if self._manual.is_set():
-            self._manual.clear()
-            fired = True
+        if not fired and self._manual:
+            with self._lock:
+                if self._manual:
+                    self._manual -= 1
+                    fired = True
         self.stats_.triggered += fired
         return fired
 
