@@ -1,0 +1,294 @@
+"""Live: the camera picture with the verdict banner, score, heatmap, region of interest, frames/s and
+latency; source and trigger pickers; start/stop; a trigger button; the shift's counters. The
+pipeline runs on its own threads; this panel repaints from the newest verdict on a timer."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QFont, QKeySequence, QShortcut
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout,
+                               QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget)
+
+from inspector.core.errors import InspectorError
+from inspector.core.live.roi import Roi
+from inspector.gui.image_view import IDLE_COLOR, NG_COLOR, OK_COLOR, ImageView
+from inspector.gui.logs import show_error
+from inspector.gui.settings import DEFAULT_SOURCE
+
+SOURCES = (("Synthetic line (demo)", DEFAULT_SOURCE), ("Camera 0", "0"), ("Camera 1", "1"),
+           ("Video file…", "file"), ("Image folder…", "folder"), ("Stream URL", "rtsp://"))
+TRIGGERS = (("Every frame", "free"), ("Every 0.5 s", "interval:500"), ("When a part arrives", "presence"),
+            ("Only on the Trigger button", "software"))
+
+
+def verdict_banner(v) -> tuple[str, str, str]:
+    """(text, colour, subtitle) of a verdict."""
+    if v.ok:
+        text, color = "OK", OK_COLOR
+    else:
+        text, color = (f"NG · {v.label}" if v.label else "NG"), NG_COLOR
+    if v.label is not None and v.confidence is not None:
+        sub = f"{v.label} {100 * v.confidence:.0f} % · model {v.model_version}"
+    else:
+        sub = f"anomaly score {v.score:.2f} · model {v.model_version}"
+    return text, color, sub
+
+
+class LivePanel(QWidget):
+    running_changed = Signal(bool)
+
+    def __init__(self, session, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.session = session
+        self.live = session.live
+        prefs = session.prefs
+        self._seq = -1
+        self._shift_start = time.time()
+        self._shift_base = (0, 0)
+        project = session.project
+        # Source, trigger and region belong to the station (the project); preferences give the defaults.
+        source = project.get_meta("live.source") or prefs.source
+        trigger = project.get_meta("live.trigger") or prefs.trigger
+        roi = project.get_meta("live.roi", prefs.roi) or ""
+        self._trigger_mode = trigger
+
+        self.view = ImageView("Press Start (F5) to inspect.\nThe synthetic line works without a camera.")
+        self.view.setObjectName("liveView")
+        self.view.set_heatmap_visible(prefs.show_heatmap)
+
+        cam = QGroupBox("Camera")
+        form = QFormLayout(cam)
+        self.source_kind = QComboBox()
+        for text, spec in SOURCES:
+            self.source_kind.addItem(text, spec)
+        self.source_kind.setToolTip("Where pictures come from")
+        self.source_kind.activated.connect(self._source_picked)
+        self.source = QLineEdit(source)
+        self.source.setCursorPosition(0)
+        self.source.setToolTip("The source as text: camera index, rtsp:// or http:// URL, video file, folder, "
+                               "or synthetic://line?…")
+        self.trigger_combo = QComboBox()
+        for text, spec in TRIGGERS:
+            self.trigger_combo.addItem(text, spec)
+        self.trigger_combo.setCurrentIndex(max(0, self.trigger_combo.findData(trigger)))
+        self.trigger_combo.setToolTip("When a picture is inspected")
+        self.roi = QLineEdit(roi)
+        self.roi.setPlaceholderText("whole picture")
+        self.roi.setToolTip("Region of interest in pixels: x,y,width,height (empty: the whole picture)")
+        form.addRow("Source", self.source_kind)
+        form.addRow("", self.source)
+        form.addRow("Inspect", self.trigger_combo)
+        form.addRow("Region", self.roi)
+
+        self.start_btn = QPushButton("Start  [F5]")
+        self.start_btn.setObjectName("startButton")
+        self.start_btn.setStyleSheet("QPushButton { font-weight: bold; padding: 8px; }")
+        self.start_btn.clicked.connect(self.toggle)
+        self.trigger_btn = QPushButton("Trigger  [T]")
+        self.trigger_btn.setToolTip("Inspect the next picture now")
+        self.trigger_btn.clicked.connect(self.live.trigger)
+        self.heatmap = QCheckBox("Heatmap  [H]")
+        self.heatmap.setToolTip("Show where an anomaly model sees something unusual")
+        self.heatmap.setChecked(prefs.show_heatmap)
+        self.heatmap.toggled.connect(self._heatmap_toggled)
+        buttons = QGridLayout()
+        buttons.addWidget(self.start_btn, 0, 0, 1, 2)
+        buttons.addWidget(self.trigger_btn, 1, 0)
+        buttons.addWidget(self.heatmap, 1, 1)
+
+        shift = QGroupBox("This shift")
+        grid = QGridLayout(shift)
+        self.counter = {}
+        big = QFont(self.font())
+        big.setPointSizeF(big.pointSizeF() * 1.9)
+        big.setBold(True)
+        for col, (key, title) in enumerate((("inspected", "Inspected"), ("ng", "NG"), ("yield", "Yield"))):
+            t = QLabel(title)
+            t.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            v = QLabel("0")
+            v.setObjectName(f"counter_{key}")
+            v.setFont(big)
+            v.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            grid.addWidget(t, 0, col)
+            grid.addWidget(v, 1, col)
+            self.counter[key] = v
+        self.counter["ng"].setStyleSheet(f"color: {NG_COLOR}")
+        self.new_shift_btn = QPushButton("New shift")
+        self.new_shift_btn.setToolTip("Start counting from zero")
+        self.new_shift_btn.clicked.connect(self.new_shift)
+        self.shift_since = QLabel()
+        grid.addWidget(self.shift_since, 2, 0, 1, 2)
+        grid.addWidget(self.new_shift_btn, 2, 2)
+
+        self.status = QLabel("Stopped.")
+        self.status.setObjectName("liveStatus")
+        self.status.setWordWrap(True)
+        self.status.setMinimumHeight(60)
+        self.status.setAlignment(Qt.AlignmentFlag.AlignTop)
+
+        side = QVBoxLayout()
+        side.addWidget(cam)
+        side.addLayout(buttons)
+        side.addWidget(shift)
+        side.addWidget(self.status)
+        side.addStretch(1)
+        side_w = QWidget()
+        side_w.setLayout(side)
+        side_w.setFixedWidth(340)
+        lay = QHBoxLayout(self)
+        lay.addWidget(self.view, 1)
+        lay.addWidget(side_w)
+
+        for key, fn in (("F5", self.toggle), ("T", self.live.trigger), ("H", self.heatmap.toggle)):
+            s = QShortcut(QKeySequence(key), self)
+            s.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            s.activated.connect(fn)
+        self.live.started.connect(self._started)
+        self.live.stopped.connect(self._stopped)
+        self.live.errored.connect(self._errored)
+        self.live.busy_changed.connect(lambda _: self._update_controls())
+        self._frame_timer = QTimer(self)  # repaint at most ~30 times a second: never a backlog
+        self._frame_timer.setInterval(33)
+        self._frame_timer.timeout.connect(self._paint_newest)
+        self._stats_timer = QTimer(self)
+        self._stats_timer.setInterval(500)
+        self._stats_timer.timeout.connect(self._update_stats)
+        self._update_shift()
+        self._update_controls()
+
+    # -- controls ---------------------------------------------------------------------------------------
+    def _source_picked(self, index: int) -> None:
+        spec = self.source_kind.itemData(index)
+        if spec == "file":
+            path, _ = QFileDialog.getOpenFileName(self, "Video file", str(Path.home()),
+                                                  "Videos (*.avi *.mp4 *.mkv *.mov);;All files (*)")
+            spec = f"{path}?loop=1&realtime=1" if path else None
+        elif spec == "folder":
+            spec = QFileDialog.getExistingDirectory(self, "Folder watched for new images", str(Path.home())) or None
+        if spec:
+            self.source.setText(spec)
+
+    def _heatmap_toggled(self, on: bool) -> None:
+        self.view.set_heatmap_visible(on)
+        self.session.prefs.show_heatmap = on
+
+    def config(self):
+        from inspector.core.live import LiveConfig, ReviewPolicy
+
+        roi = self.roi.text().strip() or None
+        Roi.parse(roi)  # a typo is reported now, not from a worker thread
+        return LiveConfig(source=self.source.text().strip(), trigger=self.trigger_combo.currentData(), roi=roi,
+                          review=ReviewPolicy(max_per_minute=self.session.prefs.review_per_minute))
+
+    def toggle(self) -> None:
+        if self.live.running:
+            self.stop()
+        else:
+            self.start()
+
+    def start(self) -> None:
+        if self.live.running or self.live.busy:
+            return
+        if self.session.registry.active_version() is None:
+            show_error(self, "There is no active model yet — label some parts and train one on the Train tab.")
+            return
+        try:
+            config = self.config()
+        except InspectorError as e:
+            show_error(self, str(e))
+            return
+        prefs, project = self.session.prefs, self.session.project
+        prefs.source, prefs.trigger, prefs.roi = self.source.text().strip(), config.trigger, self.roi.text().strip()
+        for key, value in (("live.source", prefs.source), ("live.trigger", prefs.trigger), ("live.roi", prefs.roi)):
+            if project.get_meta(key) != value:
+                project.set_meta(key, value)
+        self._trigger_mode = config.trigger
+        self.status.setText(f"Starting {config.source} …")
+        self.live.start(config)
+
+    def stop(self) -> None:
+        self.status.setText("Stopping…")
+        self.live.stop()
+
+    def _started(self) -> None:
+        self._frame_timer.start()
+        self._stats_timer.start()
+        self.status.setText("Loading the model and opening the source…")
+        self._update_controls()
+        self.running_changed.emit(True)
+
+    def _stopped(self, state: str) -> None:
+        self._paint_newest()
+        self._frame_timer.stop()
+        self._stats_timer.stop()
+        self.view.set_info([])
+        self.status.setText({"finished": "The source has no more pictures.", "failed": "Stopped on an error."}
+                            .get(state, "Stopped."))
+        self._update_controls()
+        self.running_changed.emit(False)
+
+    def _errored(self, message: str) -> None:
+        self.status.setText(message)
+        show_error(self, message)
+
+    def _update_controls(self) -> None:
+        running, busy = self.live.running, self.live.busy
+        self.start_btn.setText("Stop  [F5]" if running else "Start  [F5]")
+        self.start_btn.setEnabled(not busy)
+        self.trigger_btn.setEnabled(running)
+        for w in (self.source_kind, self.source, self.trigger_combo, self.roi):
+            w.setEnabled(not running and not busy)
+
+    # -- the picture --------------------------------------------------------------------------------------
+    def _paint_newest(self) -> None:
+        v = self.live.view()
+        if v.seq == self._seq:
+            return
+        self._seq = v.seq
+        r = v.result
+        frame = r.frame if (r is not None and self._trigger_mode == "free") else (v.frame or (r.frame if r else None))
+        if frame is None:
+            return
+        self.view.set_image(frame.image)
+        if r is None:
+            self.view.set_banner("waiting for a part", IDLE_COLOR)
+            return
+        text, color, sub = verdict_banner(r.verdict)
+        if frame is not r.frame:
+            sub = "last part: " + sub
+        self.view.set_banner(text, color, sub)
+        self.view.set_roi(r.roi)
+        self.view.set_heatmap(r.verdict.heatmap)
+
+    def _update_stats(self) -> None:
+        for e in self.live.take_events():
+            if e.kind != "state" or e.state in ("warming_up", "reconnecting"):
+                self.status.setText(e.message)
+            elif e.state == "running":
+                self.status.setText("Inspecting.")
+        if self.live.check_ended():
+            return
+        s = self.live.stats()
+        if s is not None:
+            lat = f"{s.latency_ms_p50:.0f} ms" if s.latency_ms_p50 is not None else "–"
+            self.view.set_info([f"model {s.model_version or '…'} ({s.backend or '…'})",
+                                f"{s.fps:.1f} parts/s · latency {lat}",
+                                f"dropped {s.dropped} · queued for review {s.queued_for_review}"])
+        self._update_shift()
+
+    def new_shift(self) -> None:
+        self._shift_start = time.time()
+        self._shift_base = (self.live.results_seen, self.live.not_ok_seen)
+        self._update_shift()
+
+    def shift_counts(self) -> tuple[int, int]:
+        return self.live.results_seen - self._shift_base[0], self.live.not_ok_seen - self._shift_base[1]
+
+    def _update_shift(self) -> None:
+        n, ng = self.shift_counts()
+        self.counter["inspected"].setText(str(n))
+        self.counter["ng"].setText(str(ng))
+        self.counter["yield"].setText(f"{100 * (n - ng) / n:.1f} %" if n else "–")
+        self.shift_since.setText(time.strftime("since %H:%M", time.localtime(self._shift_start)))

@@ -1,0 +1,181 @@
+"""The GUI's handle on the core LivePipeline: starts and stops it off the GUI thread, keeps only the
+newest frame and verdict for the screen (the panel polls on a timer, so no backlog can form) and
+queues the pipeline's events. The pipeline runs capture, inference and recording on its own threads."""
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from dataclasses import dataclass
+
+from PySide6.QtCore import QObject, Signal
+
+from inspector.core.live.frames import FAILED, FINISHED, STOPPED, Frame, InspectionResult, PipelineEvent
+from inspector.gui.workers import TaskRunner
+
+log = logging.getLogger(__name__)
+ENDED = (FINISHED, STOPPED, FAILED)
+
+
+@dataclass(frozen=True)
+class LiveView:
+    """What the screen shows: newest frame, newest verdict, and a counter that moves with each."""
+
+    frame: Frame | None
+    result: InspectionResult | None
+    seq: int
+
+
+class LiveService(QObject):
+    started = Signal()
+    stopped = Signal(str)  # the final state: finished, stopped or failed
+    errored = Signal(str)
+    busy_changed = Signal(bool)  # starting or stopping
+
+    def __init__(self, project_root, runner: TaskRunner, parent: QObject | None = None):
+        super().__init__(parent)
+        self.root = project_root
+        self.runner = runner
+        self.pipeline = None
+        self._project = None
+        self._lock = threading.Lock()
+        self._frame: Frame | None = None
+        self._result: InspectionResult | None = None
+        self._seq = 0
+        self._events: deque[PipelineEvent] = deque(maxlen=200)
+        self._busy = False
+        self.results_seen = 0  # verdicts delivered during this service's life (every run)
+        self.not_ok_seen = 0
+
+    # -- called on pipeline threads: store and return at once -----------------------------------
+    def _on_result(self, r: InspectionResult) -> None:
+        with self._lock:
+            self._result = r
+            self._seq += 1
+            self.results_seen += 1
+            self.not_ok_seen += not r.verdict.ok
+
+    def _on_event(self, e: PipelineEvent) -> None:
+        self._events.append(e)
+
+    # -- read by the GUI ----------------------------------------------------------------------------
+    def view(self) -> LiveView:
+        p = self.pipeline
+        frame = p.latest_frame if p is not None else None
+        with self._lock:
+            if frame is not None and frame is not self._frame:
+                self._frame = frame
+                self._seq += 1
+            return LiveView(self._frame, self._result, self._seq)
+
+    def take_events(self) -> list[PipelineEvent]:
+        out = []
+        while self._events:
+            out.append(self._events.popleft())
+        return out
+
+    def stats(self):
+        p = self.pipeline
+        return p.stats() if p is not None else None
+
+    @property
+    def running(self) -> bool:
+        return self.pipeline is not None and self.pipeline.state not in ENDED
+
+    @property
+    def busy(self) -> bool:
+        return self._busy
+
+    def _set_busy(self, busy: bool) -> None:
+        self._busy = busy
+        self.busy_changed.emit(busy)
+
+    # -- control --------------------------------------------------------------------------------------
+    def start(self, config) -> None:
+        """config: a core LiveConfig. Errors (no model, bad source) come back through errored."""
+        if self.running or self._busy:
+            return
+        self._set_busy(True)
+        root = self.root
+
+        def start(progress, cancel):
+            from inspector.core.live.pipeline import LivePipeline
+            from inspector.core.project import Project
+
+            project = Project.open(root)
+            try:
+                pipeline = LivePipeline(project, config, on_result=self._on_result, on_event=self._on_event)
+                pipeline.start()
+            except BaseException:
+                project.close()
+                raise
+            return project, pipeline
+
+        self.runner.run(start, "live-start", on_result=self._started, on_error=self._start_failed)
+
+    def _started(self, made) -> None:
+        self._project, self.pipeline = made
+        with self._lock:
+            self._frame = self._result = None
+        self._set_busy(False)
+        self.started.emit()
+
+    def _start_failed(self, message: str) -> None:
+        self._set_busy(False)
+        self.errored.emit(message)
+
+    def trigger(self) -> None:
+        if self.pipeline is not None:
+            self.pipeline.trigger()
+
+    def stop(self) -> None:
+        """Stop reading; what was read is still inspected and logged. stopped(state) follows."""
+        if self.pipeline is None or self._busy:
+            return
+        self._set_busy(True)
+        pipeline, project = self.pipeline, self._project
+
+        def stop(progress, cancel):
+            pipeline.stop(timeout=8.0)
+            return pipeline.state
+
+        def done(state) -> None:
+            self._release(project)
+            self.stopped.emit(state)
+
+        self.runner.run(stop, "live-stop", on_result=done, on_error=self._stop_failed)
+
+    def _stop_failed(self, message: str) -> None:
+        self._release(self._project)
+        self.errored.emit(message)
+
+    def check_ended(self) -> str | None:
+        """Called by the panel's timer: a run that ended on its own (source finished, failure) is
+        released here; returns its final state once."""
+        p = self.pipeline
+        if p is None or self._busy or p.state not in ENDED or not p.wait(0):
+            return None
+        state = p.state
+        error = p.error
+        self._release(self._project)
+        if error is not None:
+            self.errored.emit(str(error))
+        self.stopped.emit(state)
+        return state
+
+    def _release(self, project) -> None:
+        self.pipeline = None
+        self._project = None
+        if project is not None:
+            project.close()
+        self._set_busy(False)
+
+    def shutdown(self, timeout_s: float = 8.0) -> bool:
+        """Blocking stop for window close: True when every pipeline thread ended in time."""
+        p, project = self.pipeline, self._project
+        if p is None:
+            return True
+        ok = p.stop(timeout=timeout_s)
+        if ok:
+            self._release(project)
+        return ok

@@ -1,0 +1,213 @@
+"""Models: every saved version with its metrics, data size and date; activate, roll back, export
+ONNX, delete."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QFont
+from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QGroupBox, QHBoxLayout, QHeaderView, QLabel,
+                               QMessageBox, QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout,
+                               QWidget)
+
+from inspector.core.errors import InspectorError
+from inspector.gui.logs import show_error
+from inspector.gui.metrics_view import ClassComparison, ConfusionMatrix
+from inspector.gui.tasks import export_onnx_task
+
+COLUMNS = ("version", "kind", "state", "model", "validation accuracy", "trained on", "created", "from")
+
+
+def _fmt_acc(v) -> str:
+    return "–" if v is None else f"{100 * v:.1f} %"
+
+
+class ModelsPanel(QWidget):
+    def __init__(self, session, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.session = session
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setObjectName("modelsTable")
+        self.table.setHorizontalHeaderLabels([c.capitalize() for c in COLUMNS])
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        h = self.table.horizontalHeader()
+        h.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        h.setStretchLastSection(True)
+        self.table.itemSelectionChanged.connect(self._update_buttons)
+        self.table.doubleClicked.connect(lambda *_: self.activate_selected())
+
+        self.activate_btn = QPushButton("Activate")
+        self.activate_btn.setToolTip("Make the selected version the one the line uses (double-click a row does the same)")
+        self.rollback_btn = QPushButton("Roll back")
+        self.rollback_btn.setToolTip("Go back to the version that was active before the current one")
+        self.export_btn = QPushButton("Export ONNX…")
+        self.export_btn.setToolTip("Save the selected version as an ONNX file (with its classes in a .json beside it)")
+        self.delete_btn = QPushButton("Delete…")
+        self.delete_btn.setToolTip("Remove the selected version and its files (not the active one)")
+        self.activate_btn.clicked.connect(self.activate_selected)
+        self.rollback_btn.clicked.connect(self.rollback)
+        self.export_btn.clicked.connect(self._ask_export)
+        self.delete_btn.clicked.connect(self._ask_delete)
+        buttons = QHBoxLayout()
+        for b in (self.activate_btn, self.rollback_btn, self.export_btn, self.delete_btn):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        self.note = QLabel()
+        self.note.setWordWrap(True)
+
+        details = QGroupBox("Selected version")
+        dv = QHBoxLayout(details)
+        self.details = QLabel("Select a version to see its settings and validation results.")
+        self.details.setObjectName("modelDetails")
+        self.details.setWordWrap(True)
+        self.details.setAlignment(Qt.AlignmentFlag.AlignTop)
+        self.details.setMinimumWidth(300)
+        self.confusion = ConfusionMatrix()
+        self.comparison = ClassComparison(first="this", second="active")
+        dv.addWidget(self.details, 2)
+        dv.addWidget(self.confusion, 2)
+        dv.addWidget(self.comparison, 3)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.table)
+        split.addWidget(details)
+        split.setSizes([330, 330])
+
+        lay = QVBoxLayout(self)
+        lay.addLayout(buttons)
+        lay.addWidget(split, 1)
+        lay.addWidget(self.note)
+        session.models_changed.connect(self.refresh)
+        self.refresh()
+
+    def refresh(self) -> None:
+        keep = self.selected_version()
+        versions = list(reversed(self.session.registry.list()))  # newest first
+        self.table.setRowCount(len(versions))
+        bold = QFont(self.font())
+        bold.setBold(True)
+        for r, mv in enumerate(versions):
+            s = mv.summary
+            model = s.get("arch", "")
+            if s.get("mode"):
+                model += {"head": " (Fast)", "finetune": " (Accurate)"}.get(s["mode"], f" ({s['mode']})")
+            data = f"{s.get('train', '–')} train / {s.get('val', '–')} val" if "train" in s else "–"
+            cells = (mv.version, mv.kind, "active" if mv.active else "", model, _fmt_acc(s.get("val_accuracy")),
+                     data, time.strftime("%Y-%m-%d %H:%M", time.localtime(mv.created_at)), mv.parent or "")
+            for c, text in enumerate(cells):
+                it = QTableWidgetItem(text)
+                it.setData(Qt.ItemDataRole.UserRole, mv.version)
+                if mv.active:
+                    it.setFont(bold)
+                    it.setBackground(QColor(30, 142, 62, 40))
+                self.table.setItem(r, c, it)
+        active = self.session.registry.active_version()
+        self.note.setText(f"{len(versions)} version(s). Active: {active or 'none — train one on the Train tab'}.")
+        if keep or active:
+            self.select(keep or active)
+        self._update_buttons()
+
+    def selected_version(self) -> str | None:
+        items = self.table.selectedItems()
+        return items[0].data(Qt.ItemDataRole.UserRole) if items else None
+
+    def select(self, version: str) -> None:
+        for r in range(self.table.rowCount()):
+            if self.table.item(r, 0).text() == version:
+                self.table.selectRow(r)
+                return
+
+    def _show_details(self, version: str | None) -> None:
+        if version is None:
+            self.confusion.set_metrics(None)
+            self.comparison.set_metrics(None, None)
+            return
+        try:
+            cfg = self.session.model_config(version)
+            active = self.session.registry.active("classifier")
+            other = (self.session.model_config(active.version)["metrics"]["val"]
+                     if active is not None and active.version != version else None)
+        except (InspectorError, KeyError) as e:
+            self.details.setText(str(e))
+            return
+        t, d, tr = cfg.get("train_config", {}), cfg.get("dataset", {}), cfg.get("training", {})
+        lines = [f"<b>{version}</b> · {cfg.get('arch', {}).get('name', cfg.get('kind', ''))}",
+                 f"classes: {', '.join(c['name'] for c in cfg.get('classes', []))}"]
+        if t:
+            lines.append(f"{t.get('mode')} · {t.get('optimizer')} lr {t.get('lr')} · {t.get('epochs')} epochs · "
+                         f"batch {t.get('batch_size')} · L2 {t.get('weight_decay')} · dropout {t.get('dropout')}")
+        if d:
+            lines.append(f"data: {d.get('train')} training / {d.get('val')} validation images")
+        if tr:
+            lines.append(f"trained by {tr.get('user') or '–'} on {tr.get('device')} in {tr.get('seconds', 0):.0f} s"
+                         + (f", warm start from {tr['warm_start_from']}" if tr.get("warm_start_from") else ""))
+        self.details.setText("<br>".join(lines))
+        self.confusion.set_metrics(cfg.get("metrics", {}).get("val"))
+        self.comparison.set_metrics(cfg.get("metrics", {}).get("val"), other)
+
+    def _update_buttons(self) -> None:
+        v = self.selected_version()
+        self._show_details(v)
+        active = self.session.registry.active_version()
+        self.activate_btn.setEnabled(bool(v) and v != active)
+        self.export_btn.setEnabled(bool(v))
+        self.delete_btn.setEnabled(bool(v) and v != active)
+        self.rollback_btn.setEnabled(active is not None)
+
+    def _guard(self, fn, *args) -> bool:
+        try:
+            fn(*args)
+        except InspectorError as e:
+            show_error(self, str(e))
+            return False
+        return True
+
+    def activate_selected(self) -> None:
+        v = self.selected_version()
+        if v:
+            self._guard(self.session.activate, v)
+
+    def rollback(self) -> None:
+        def go():
+            mv = self.session.registry.rollback(self.session.user)
+            self.session.models_changed.emit()
+            self.session.message.emit(f"Rolled back: {mv.version} is active again")
+        self._guard(go)
+
+    def delete(self, version: str) -> bool:
+        def go():
+            self.session.registry.delete(version)
+            self.session.models_changed.emit()
+            self.session.message.emit(f"Deleted {version}")
+        return self._guard(go)
+
+    def _ask_delete(self) -> None:
+        v = self.selected_version()
+        if v and QMessageBox.question(self, "Delete model", f"Delete {v} and its files? This cannot be undone."
+                                      ) == QMessageBox.StandardButton.Yes:
+            self.delete(v)
+
+    def export(self, version: str, dest: Path):
+        """Copy the version's ONNX file on a worker thread; returns the task."""
+        try:
+            mv = self.session.registry.get(version)
+        except InspectorError as e:
+            show_error(self, str(e))
+            return None
+        return self.session.runner.run(
+            export_onnx_task(mv.path, Path(dest)), "export",
+            on_result=lambda p: self.session.message.emit(f"Exported {version} to {p}"),
+            on_error=lambda m: show_error(self, m))
+
+    def _ask_export(self) -> None:
+        v = self.selected_version()
+        if not v:
+            return
+        path, _ = QFileDialog.getSaveFileName(self, f"Export {v} as ONNX",
+                                              str(Path.home() / f"{self.session.project.name}-{v}.onnx"),
+                                              "ONNX model (*.onnx)")
+        if path:
+            self.export(v, Path(path))

@@ -1,0 +1,149 @@
+"""Plain functions the GUI runs on worker threads, in the task shape fn(progress, cancel) -> result.
+No Qt here: each opens its own connection to the project (SQLite connections stay per thread) and
+calls the same core functions as the CLI. Candidates to move into inspector/core."""
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from inspector.core.errors import InspectorError, ModelError
+from inspector.core.progress import StageProgress
+
+
+@dataclass(frozen=True)
+class TrainSummary:
+    version: str
+    active: bool  # the new version was activated (a project's first model is)
+    metrics: dict  # validation metrics of the new version
+    compared_with: str | None  # the version that was active when training began
+    compared_metrics: dict | None  # that version on today's validation images
+    history: list[dict]
+    wall_s: float
+
+
+def train_task(root: Path, cfg, user: str):
+    def run(progress, cancel) -> TrainSummary:
+        from inspector.core.evaluation import evaluate_version
+        from inspector.core.project import Project
+        from inspector.core.registry import ModelRegistry
+        from inspector.core.training import train_project
+
+        with Project.open(root) as project:
+            before = ModelRegistry(project).active("classifier")
+            out = train_project(project, cfg, progress=progress, cancel=cancel, user=user)
+            compared = None
+            if before is not None and out.metrics:
+                progress(StageProgress("comparing with the active model", 0, 1))
+                try:
+                    compared = evaluate_version(project, before.version)
+                except InspectorError:  # e.g. its classes no longer exist: show the new model alone
+                    compared = None
+                progress(StageProgress("comparing with the active model", 1, 1))
+            return TrainSummary(out.version.version, out.version.active, out.metrics,
+                                before.version if before else None, compared, out.result.history, out.wall_s)
+    return run
+
+
+@dataclass(frozen=True)
+class Embedding:
+    sample_ids: np.ndarray
+    labels: list[str | None]  # None = not labelled yet
+    xy: np.ndarray  # N×2 projection
+    explained: tuple[float, float]  # variance fraction of each axis
+    version: str
+
+
+def embedding_task(root: Path, version_dir: Path, limit: int = 1500):
+    """The model's features of the newest `limit` labelled or unreviewed parts, projected to 2-D with
+    PCA (the first two principal axes: what separates the parts most)."""
+    def run(progress, cancel) -> Embedding:
+        import torch
+
+        from inspector.core.arrays import load_arrays
+        from inspector.core.classifier import load_network, read_config
+        from inspector.core.features import FeatureCache, extract_features
+        from inspector.core.project import Project
+
+        config = read_config(version_dir)
+        pre = config["preprocessing"]
+        with Project.open(root) as project:
+            samples = project.samples(status=("labelled", "unreviewed"), order="-id")[:limit]
+            if len(samples) < 3:
+                raise ModelError("the feature map needs at least 3 labelled or flagged parts — label some first")
+            paths = [project.image_path(s) for s in samples]
+        ds = load_arrays(paths, [0] * len(samples), [s.image_hash for s in samples], pre["size"], pre["channels"],
+                         progress=lambda d, t: progress(StageProgress("loading images", d, t)), cancel=cancel)
+        net = load_network(version_dir, config)
+        cache = FeatureCache(Path(root) / "cache" / "features.sqlite")
+        try:
+            feats = extract_features(net, ds, pre, torch.device("cpu"), cache=cache, cancel=cancel,
+                                     progress=lambda d, t: progress(StageProgress("features", d, t))).numpy()
+        finally:
+            cache.close()
+        x = feats.astype(np.float64) - feats.mean(0)
+        _, s, vt = np.linalg.svd(x, full_matrices=False)
+        var = s ** 2 / max(float((s ** 2).sum()), 1e-12)
+        xy = x @ vt[:2].T
+        if xy.shape[1] < 2:
+            xy = np.pad(xy, ((0, 0), (0, 2 - xy.shape[1])))
+        return Embedding(np.array([s.id for s in samples]), [s.label for s in samples], xy.astype(np.float32),
+                         (float(var[0]), float(var[1]) if len(var) > 1 else 0.0), config.get("version", "?"))
+    return run
+
+
+def export_onnx_task(version_dir: Path, dest: Path):
+    """Copy model.onnx to dest, with the model's config (classes, preprocessing) beside it."""
+    def run(progress, cancel) -> Path:
+        src = Path(version_dir) / "model.onnx"
+        if not src.is_file():
+            raise ModelError(f"{version_dir.name} has no model.onnx — this version cannot be exported")
+        dest_path = Path(dest)
+        tmp = dest_path.with_name(f".{dest_path.name}.tmp")
+        try:
+            shutil.copyfile(src, tmp)
+            tmp.replace(dest_path)
+            config = json.loads((Path(version_dir) / "config.json").read_text(encoding="utf-8"))
+            keep = {k: config.get(k) for k in ("version", "kind", "classes", "preprocessing", "arch", "metrics")}
+            dest_path.with_suffix(".json").write_text(json.dumps(keep, indent=2), encoding="utf-8")
+        except OSError as e:
+            tmp.unlink(missing_ok=True)
+            raise ModelError(f"cannot write {dest_path} ({e.strerror or e}) — pick a folder you can write to") from None
+        return dest_path
+    return run
+
+
+def demo_task(root: Path, user: str):
+    """A fresh demo project with a handful of labelled parts and a first (weak) model."""
+    def run(progress, cancel) -> Path:
+        from inspector.cli.demo import make_demo_project
+
+        return make_demo_project(root, user=user, progress=progress, cancel=cancel)
+    return run
+
+
+def images_task(items: list[tuple[int, Path]], max_side: int):
+    """Decode stored images shrunk to fit max_side (thumbnails, the review's large view); a file that
+    cannot be read is left out, the others still come."""
+    def run(progress, cancel) -> dict[int, np.ndarray]:
+        import cv2
+
+        from inspector.core.imageio import decode_image
+
+        out: dict[int, np.ndarray] = {}
+        for sample_id, path in items:
+            cancel.check()
+            try:
+                img = decode_image(path, max_side=max_side)
+            except InspectorError:
+                continue
+            h, w = img.shape[:2]
+            s = max_side / max(h, w)
+            if s < 1:
+                img = cv2.resize(img, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+            out[sample_id] = np.ascontiguousarray(img)
+        return out
+    return run

@@ -1,0 +1,341 @@
+"""Train: what there is to learn from (per-class counts, warnings), the Train button with presets and
+an Advanced section, live curves, progress with ETA, Cancel; then the results beside the active
+model's and an Activate button. Training runs on a worker thread; this panel only shows it."""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QKeySequence
+from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout,
+                               QGroupBox, QHBoxLayout, QHeaderView, QLabel, QProgressBar, QPushButton, QRadioButton,
+                               QSpinBox, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+
+from inspector.core.errors import InspectorError
+from inspector.core.progress import BatchProgress, EpochEnd, StageProgress
+from inspector.core.train_config import OPTIMIZERS, load_presets, preset
+from inspector.gui.logs import show_error
+from inspector.gui.metrics_view import ClassComparison, ConfusionMatrix
+from inspector.gui.tasks import TrainSummary, train_task
+from inspector.gui.train_plots import TrainingPlots
+
+MIN_PER_CLASS = 10  # below this a class is flagged: the model will hardly learn it
+NO_AUGMENT = dict(hflip=False, vflip=False, rotate_deg=0, shift=0, brightness=0, contrast=0)
+
+
+def fmt_eta(s: float) -> str:
+    s = int(max(0, s))
+    return f"{s // 60}:{s % 60:02d}"
+
+
+class TrainPanel(QWidget):
+    training_changed = Signal(bool)
+
+    def __init__(self, session, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.session = session
+        self.presets = load_presets()
+        self.task = None
+        self.summary: TrainSummary | None = None
+
+        left = QVBoxLayout()
+        left.addWidget(self._dataset_box())
+        left.addWidget(self._settings_box())
+        left.addStretch(1)
+        left_w = QWidget()
+        left_w.setLayout(left)
+        left_w.setMaximumWidth(440)
+
+        self.plots = TrainingPlots()
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(self.plots)
+        right.addWidget(self._results_box())
+        right.setStretchFactor(0, 3)
+        right.setStretchFactor(1, 2)
+
+        lay = QHBoxLayout(self)
+        lay.addWidget(left_w)
+        lay.addWidget(right, 1)
+        session.samples_changed.connect(self.refresh)
+        session.models_changed.connect(self._update_activate)
+        self._apply_preset()
+        self.refresh()
+
+    # -- building ---------------------------------------------------------------------------------------
+    def _dataset_box(self) -> QGroupBox:
+        box = QGroupBox("Labelled parts")
+        v = QVBoxLayout(box)
+        self.counts = QTableWidget(0, 4)
+        self.counts.setHorizontalHeaderLabels(["class", "training", "validation", "note"])
+        self.counts.verticalHeader().setVisible(False)
+        self.counts.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.counts.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        h = self.counts.horizontalHeader()
+        h.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        h.setStretchLastSection(True)
+        self.counts.setMaximumHeight(190)
+        self.counts_note = QLabel()
+        self.counts_note.setWordWrap(True)
+        v.addWidget(self.counts)
+        v.addWidget(self.counts_note)
+        return box
+
+    def _settings_box(self) -> QGroupBox:
+        box = QGroupBox("Train a new model")
+        v = QVBoxLayout(box)
+        self.preset_group = QButtonGroup(self)
+        row = QHBoxLayout()
+        for name in ("head", "finetune"):
+            if name in self.presets:
+                b = QRadioButton(self.presets[name]["label"])
+                b.setObjectName(f"preset_{name}")
+                b.setToolTip(self.presets[name]["description"])
+                b.setProperty("preset", name)
+                self.preset_group.addButton(b)
+                row.addWidget(b)
+                b.setChecked(name == self.session.prefs.train_preset)
+        if self.preset_group.checkedButton() is None and self.preset_group.buttons():
+            self.preset_group.buttons()[0].setChecked(True)
+        self.preset_group.buttonToggled.connect(lambda *_: self._apply_preset())
+        row.addStretch(1)
+        v.addLayout(row)
+        self.preset_note = QLabel()
+        self.preset_note.setWordWrap(True)
+        self.preset_note.setStyleSheet("color: #5f6368")
+        v.addWidget(self.preset_note)
+
+        self.advanced = QGroupBox("Advanced")
+        self.advanced.setCheckable(True)
+        self.advanced.setChecked(False)
+        self.advanced.setToolTip("Tick to change the preset's settings for this run")
+        inner = QWidget()
+        form = QFormLayout(inner)
+        form.setContentsMargins(0, 0, 0, 0)
+        QVBoxLayout(self.advanced).addWidget(inner)
+        inner.setVisible(False)
+        self.advanced.toggled.connect(inner.setVisible)
+        self.arch = QComboBox()
+        self.arch.addItems(["effnet-lite0", "cnn", "mlp"])
+        self.optimizer = QComboBox()
+        self.optimizer.addItems(list(OPTIMIZERS))
+        self.lr = QDoubleSpinBox(decimals=5, minimum=1e-5, maximum=1.0, singleStep=1e-4)
+        self.epochs = QSpinBox(minimum=1, maximum=1000)
+        self.batch = QSpinBox(minimum=1, maximum=1024)
+        self.l2 = QDoubleSpinBox(decimals=5, minimum=0, maximum=1, singleStep=1e-4)
+        self.l1 = QDoubleSpinBox(decimals=6, minimum=0, maximum=1, singleStep=1e-5)
+        self.dropout = QDoubleSpinBox(decimals=2, minimum=0, maximum=0.9, singleStep=0.05)
+        self.augment = QCheckBox("flips, small turns, light changes")
+        for label, w, tip in (("Architecture", self.arch, "effnet-lite0: pretrained; cnn/mlp: trained from scratch"),
+                              ("Optimizer", self.optimizer, ""), ("Learning rate", self.lr, ""),
+                              ("Epochs", self.epochs, ""), ("Batch size", self.batch, ""),
+                              ("L2 (weight decay)", self.l2, ""), ("L1", self.l1, ""),
+                              ("Dropout", self.dropout, ""), ("Augmentation", self.augment, "")):
+            w.setToolTip(tip)
+            form.addRow(label, w)
+        v.addWidget(self.advanced)
+
+        buttons = QHBoxLayout()
+        self.train_btn = QPushButton("Train")
+        self.train_btn.setObjectName("trainButton")
+        self.train_btn.setShortcut(QKeySequence("Ctrl+T"))
+        self.train_btn.setToolTip("Train a new model on the labelled parts (Ctrl+T). Live inspection keeps running.")
+        self.train_btn.setStyleSheet("QPushButton { font-weight: bold; padding: 6px 18px; }")
+        self.train_btn.clicked.connect(self.start_training)
+        self.cancel_btn = QPushButton("Cancel")
+        self.cancel_btn.setEnabled(False)
+        self.cancel_btn.clicked.connect(self.cancel_training)
+        buttons.addWidget(self.train_btn)
+        buttons.addWidget(self.cancel_btn)
+        v.addLayout(buttons)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress_text = QLabel("Ready.")
+        self.progress_text.setWordWrap(True)
+        v.addWidget(self.progress)
+        v.addWidget(self.progress_text)
+        return box
+
+    def _results_box(self) -> QGroupBox:
+        box = QGroupBox("Result on the validation images")
+        v = QVBoxLayout(box)
+        head = QHBoxLayout()
+        self.headline = QLabel("Train a model to see how well it does on parts it has not seen.")
+        self.headline.setWordWrap(True)
+        self.headline.setObjectName("trainHeadline")
+        self.activate_btn = QPushButton("Activate")
+        self.activate_btn.setObjectName("activateButton")
+        self.activate_btn.setToolTip("Make the new model the one the line uses; the live view switches without stopping")
+        self.activate_btn.setEnabled(False)
+        self.activate_btn.clicked.connect(self.activate)
+        head.addWidget(self.headline, 1)
+        head.addWidget(self.activate_btn)
+        v.addLayout(head)
+        tables = QHBoxLayout()
+        self.confusion = ConfusionMatrix()
+        self.comparison = ClassComparison()
+        tables.addWidget(self.confusion, 2)
+        tables.addWidget(self.comparison, 3)
+        v.addLayout(tables)
+        return box
+
+    # -- dataset ----------------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        counts = self.session.project.counts()
+        per = counts["per_class"]
+        self.counts.setRowCount(len(per))
+        short = []
+        for r, (name, c) in enumerate(per.items()):
+            note, bad = "", False
+            if c["train"] == 0:
+                note, bad = "left out: no training images", True
+            elif c["total"] < MIN_PER_CLASS:
+                note, bad = f"too few — label {MIN_PER_CLASS - c['total']} more", True
+            if bad:
+                short.append(name)
+            for col, text in enumerate((name, str(c["train"]), str(c["val"]), note)):
+                it = QTableWidgetItem(text)
+                if bad and col == 3:
+                    it.setForeground(QColor("#c5221f"))
+                self.counts.setItem(r, col, it)
+        waiting = counts.get("unreviewed", 0)
+        text = f"{counts['labelled']} labelled, {waiting} waiting in the review queue."
+        if short:
+            text += f" Classes with too few parts are learnt poorly: {', '.join(short)}."
+        self.counts_note.setText(text)
+
+    # -- settings ---------------------------------------------------------------------------------------
+    def preset_name(self) -> str:
+        b = self.preset_group.checkedButton()
+        return b.property("preset") if b is not None else "head"
+
+    def _apply_preset(self) -> None:
+        name = self.preset_name()
+        p = self.presets[name]
+        self.preset_note.setText(p["description"])
+        t = preset(name)
+        self.arch.setCurrentText(t.arch)
+        self.optimizer.setCurrentText(t.optimizer)
+        self.lr.setValue(t.lr)
+        self.epochs.setValue(t.epochs)
+        self.batch.setValue(t.batch_size)
+        self.l2.setValue(t.weight_decay)
+        self.l1.setValue(t.l1)
+        self.dropout.setValue(t.dropout)
+        self.augment.setChecked(t.augment.enabled)
+        self.session.prefs.train_preset = name
+
+    def config(self):
+        name = self.preset_name()
+        if not self.advanced.isChecked():
+            return preset(name)
+        over = dict(arch=self.arch.currentText(), optimizer=self.optimizer.currentText(), lr=self.lr.value(),
+                    epochs=self.epochs.value(), batch_size=self.batch.value(), weight_decay=self.l2.value(),
+                    l1=self.l1.value(), dropout=self.dropout.value())
+        if over["arch"] != "effnet-lite0":
+            over["mode"] = "scratch"
+        if not self.augment.isChecked():
+            over["augment"] = NO_AUGMENT
+        return preset(name, **over)
+
+    # -- training ---------------------------------------------------------------------------------------
+    @property
+    def training(self) -> bool:
+        return self.task is not None
+
+    def start_training(self) -> None:
+        if self.training:
+            return
+        try:
+            cfg = self.config()
+        except InspectorError as e:
+            show_error(self, str(e))
+            return
+        self.summary = None
+        self.plots.reset()
+        self.confusion.set_metrics(None)
+        self.comparison.set_metrics(None, None)
+        self.headline.setText("Training…")
+        self.activate_btn.setEnabled(False)
+        self.progress.setRange(0, 0)
+        self.progress_text.setText("Starting…")
+        self.train_btn.setEnabled(False)
+        self.cancel_btn.setEnabled(True)
+        self.task = self.session.runner.run(
+            train_task(self.session.root, cfg, self.session.user), "train", on_progress=self._on_progress,
+            on_result=self._on_result, on_error=self._on_error, on_cancel=self._on_cancel,
+            on_finished=self._on_finished)
+        self.training_changed.emit(True)
+
+    def cancel_training(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            self.cancel_btn.setEnabled(False)
+            self.progress_text.setText("Cancelling after this batch…")
+
+    def _on_progress(self, e) -> None:
+        self.plots.on_event(e)
+        if isinstance(e, StageProgress):
+            self.progress.setRange(0, max(1, e.total))
+            self.progress.setValue(e.done)
+            self.progress_text.setText(f"{e.stage.capitalize()}: {e.done} of {e.total}")
+        elif isinstance(e, BatchProgress):
+            total = e.epochs * e.batches
+            self.progress.setRange(0, total)
+            self.progress.setValue((e.epoch - 1) * e.batches + e.batch)
+            self.progress_text.setText(f"Epoch {e.epoch} of {e.epochs} · loss {e.loss:.3f} · "
+                                       f"{e.samples_per_s:.0f} images/s · about {fmt_eta(e.eta_s)} left")
+        elif isinstance(e, EpochEnd) and e.val_accuracy is not None:
+            self.headline.setText(f"Training… epoch {e.epoch}: validation accuracy {100 * e.val_accuracy:.0f} %")
+
+    def _on_result(self, s: TrainSummary) -> None:
+        self.summary = s
+        acc = s.metrics.get("accuracy")
+        text = f"<b>{s.version}</b> trained in {s.wall_s:.0f} s"
+        if acc is not None:
+            text += f" — validation accuracy <b>{100 * acc:.0f} %</b> on {s.metrics['count']} images"
+        else:
+            text += " — no validation images yet, so no score (label more parts)"
+        if s.compared_metrics:
+            text += f"; active {s.compared_with}: {100 * s.compared_metrics['accuracy']:.0f} % on the same images"
+        if s.active:
+            text += ". It is now active."
+        self.headline.setText(text)
+        self.confusion.set_metrics(s.metrics)
+        self.comparison.set_metrics(s.metrics, s.compared_metrics)
+        self.progress_text.setText(f"Done: {s.version} saved.")
+        self.session.models_changed.emit()
+        self._update_activate()
+
+    def _on_error(self, message: str) -> None:
+        self.headline.setText("Training stopped.")
+        self.progress_text.setText(message)
+        show_error(self, message)
+
+    def _on_cancel(self) -> None:
+        self.headline.setText("Training cancelled — nothing was saved.")
+        self.progress_text.setText("Cancelled.")
+
+    def _on_finished(self) -> None:
+        self.task = None
+        self.progress.setRange(0, 1)
+        self.progress.setValue(1 if self.summary else 0)
+        self.train_btn.setEnabled(True)
+        self.cancel_btn.setEnabled(False)
+        self.training_changed.emit(False)
+
+    def _update_activate(self) -> None:
+        s = self.summary
+        active = self.session.registry.active_version()
+        self.activate_btn.setEnabled(bool(s) and s.version != active)
+        if s and s.version == active:
+            self.activate_btn.setText(f"{s.version} is active")
+        else:
+            self.activate_btn.setText(f"Activate {s.version}" if s else "Activate")
+
+    def activate(self) -> None:
+        if self.summary is None:
+            return
+        try:
+            self.session.activate(self.summary.version)
+        except InspectorError as e:
+            show_error(self, str(e))
+        self._update_activate()

@@ -1,0 +1,61 @@
+"""Review: flagged parts newest first; one key per label, saved at once with the inspector's name and
+audited; Space = OK, Backspace = skip, Delete = discard, Ctrl+Z = undo; filters."""
+from conftest import add_flagged_parts, image_is_not_blank, shot
+from PySide6.QtCore import Qt
+
+from inspector.core.project import Project
+
+
+def test_keys_label_skip_discard_and_undo(window, project_path, qtbot):
+    ids = add_flagged_parts(project_path, 6)
+    panel = window.review_panel
+    window.show_panel("review")
+    panel.refresh()
+    listed = [s.id for s in panel.samples]
+    assert listed == list(reversed(ids)), "newest first"
+    assert window.tabs.tabText(1) == "Review" or "(6)" in window.tabs.tabText(1)
+    qtbot.waitUntil(lambda: panel.current is not None and panel.current.id in panel.cache.large, timeout=10_000)
+    assert panel.view.banner_text.startswith("NG") and "scratch" in panel.view.banner_text
+    qtbot.waitUntil(lambda: len(panel.cache.icons) == 6, timeout=10_000)
+    shot(window, "review")
+
+    keys = panel.list
+    qtbot.keyClick(keys, Qt.Key.Key_Space)        # newest: OK
+    qtbot.keyClick(keys, Qt.Key.Key_1)            # next: scratch (key 1)
+    qtbot.keyClick(keys, Qt.Key.Key_Backspace)    # skip one
+    qtbot.keyClick(keys, Qt.Key.Key_4)            # missing (key 4)
+    qtbot.keyClick(keys, Qt.Key.Key_Delete)       # discard one
+    with Project.open(project_path) as p:
+        got = {i: (p.sample(i).label, p.sample(i).status, p.sample(i).labelled_by) for i in ids}
+        audit = [(a.sample_id, a.user, a.field, a.new) for a in p.audit() if a.sample_id in ids]
+    newest = list(reversed(ids))
+    assert got[newest[0]] == ("good", "labelled", "Ana")
+    assert got[newest[1]] == ("scratch", "labelled", "Ana")
+    assert got[newest[2]][1] == "unreviewed"  # skipped
+    assert got[newest[3]] == ("missing", "labelled", "Ana")
+    assert got[newest[4]][1] == "discarded"
+    assert (newest[0], "Ana", "label", "good") in audit and (newest[4], "Ana", "status", "discarded") in audit
+
+    qtbot.keyClick(keys, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo the last label (missing)
+    with Project.open(project_path) as p:
+        s = p.sample(newest[3])
+        assert (s.label, s.status) == (None, "unreviewed")
+        assert p.audit(newest[3])[-1].field in ("label", "status") and p.audit(newest[3])[-1].user == "Ana"
+        assert p.counts()["labelled"] == 12 + 2
+    assert panel.current.id == newest[3], "the undone part is shown again"
+    assert image_is_not_blank(shot(panel, "review_panel"))
+
+
+def test_filters_by_status_class_and_suggestion(window, project_path, qtbot):
+    add_flagged_parts(project_path, 3, seed=1, suggestion="scratch")
+    add_flagged_parts(project_path, 2, seed=2, suggestion="spot")
+    panel = window.review_panel
+    panel.refresh()
+    assert len(panel.samples) == 5
+    panel.suggestion_filter.setCurrentIndex(panel.suggestion_filter.findData("spot"))
+    assert len(panel.samples) == 2 and all(s.suggestion == "spot" for s in panel.samples)
+    panel.suggestion_filter.setCurrentIndex(0)
+    panel.status_filter.setCurrentIndex(panel.status_filter.findData("labelled"))
+    assert len(panel.samples) == 12
+    panel.class_filter.setCurrentIndex(panel.class_filter.findData("good"))
+    assert len(panel.samples) == 4 and {s.label for s in panel.samples} == {"good"}
