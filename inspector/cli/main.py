@@ -198,6 +198,8 @@ def cmd_demo(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="inspector", description="Deep-learning inspection workstation")
     ap.add_argument("--version", action="version", version=f"inspector {__version__}")
+    ap.add_argument("--self-test", nargs="?", const="all", choices=("all", "window"), metavar="PART",
+                    help="check that this installation works offline, then exit (0 = passed)")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND")
 
     def add(name, fn, help_):
@@ -287,6 +289,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.self_test:  # the installed or frozen app checks itself: inspector/selftest.py
+        from inspector.selftest import run_self_test
+
+        return run_self_test(args.self_test)
     if not getattr(args, "fn", None):
         build_parser().print_help()
         return 0
