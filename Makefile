@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export QT_QPA_PLATFORM ?= offscreen
 
-.PHONY: run test test-slow test-all install install-dev bench clean
+.PHONY: run test test-slow test-all install install-dev bench clean package package-test package-tarball
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,22 @@ test-slow: install-dev
 
 test-all: install-dev
 	$(BIN)/python -m pytest -m ''
+
+# Packaging (packaging/README.md): PyInstaller comes with the `package` extra, never with dev,
+# so `make test` does not install it. package: dist/inspector/; package-test: builds it and runs
+# its --self-test offline (the slow test in tests/e2e/test_packaging.py).
+$(VENV)/.installed-package: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[package]'
+	touch $@ $(VENV)/.installed
+
+package: $(VENV)/.installed-package
+	$(BIN)/python -m PyInstaller --noconfirm --distpath dist --workpath build packaging/inspector.spec
+
+package-test: install-dev $(VENV)/.installed-package
+	INSPECTOR_PACKAGE_TEST=1 $(BIN)/python -m pytest -m slow tests/e2e/test_packaging.py
+
+package-tarball: package
+	bash packaging/linux/make_tarball.sh
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache artifacts
