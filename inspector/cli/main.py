@@ -281,9 +281,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_live_commands(add)
 
-    sp = add("demo", cmd_demo, "a demo project on synthetic parts: import, train, evaluate")
+    sp = add("demo", cmd_demo, "open the application on a fresh demo project fed by synthetic://line")
     sp.add_argument("--dir", help="where to create the demo project (default: a fresh folder in ~/Inspector)")
-    sp.add_argument("--count", type=int, default=300)
+    sp.add_argument("--headless", action="store_true",
+                    help="no window: import synthetic parts, train with the Fast preset, evaluate")
+    sp.add_argument("--count", type=int, default=300, help="parts made by --headless")
     return ap
 
 
@@ -293,9 +295,10 @@ def main(argv: list[str] | None = None) -> int:
         from inspector.selftest import run_self_test
 
         return run_self_test(args.self_test)
-    if not getattr(args, "fn", None):
-        build_parser().print_help()
-        return 0
+    if not getattr(args, "fn", None):  # `inspector` alone: the application (last project or start page)
+        from inspector.cli.gui_entry import run_gui
+
+        return run_gui()
     try:
         return args.fn(args)
     except InspectorError as e:

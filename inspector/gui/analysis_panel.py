@@ -88,7 +88,7 @@ class AnalysisPanel(QWidget):
         row.addWidget(self.feat_progress, 1)
         fv.addLayout(row)
         self.scatter_plot = pg.PlotWidget()
-        self.scatter_plot.addLegend(offset=(5, 5), labelTextSize="9pt")
+        self.scatter_plot.addLegend(offset=(5, 5), labelTextSize="9pt", brush=(255, 255, 255, 210))
         self.scatter_plot.setLabel("bottom", "1st axis")
         self.scatter_plot.setLabel("left", "2nd axis")
         self.scatter = pg.ScatterPlotItem(size=9, hoverable=True, hoverSize=13)

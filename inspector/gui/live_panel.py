@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QFont, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout,
                                QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget)
@@ -136,7 +136,8 @@ class LivePanel(QWidget):
         side.addStretch(1)
         side_w = QWidget()
         side_w.setLayout(side)
-        side_w.setFixedWidth(340)
+        self._side = side_w
+        self._fit_to_font()
         lay = QHBoxLayout(self)
         lay.addWidget(self.view, 1)
         lay.addWidget(side_w)
@@ -157,6 +158,14 @@ class LivePanel(QWidget):
         self._stats_timer.timeout.connect(self._update_stats)
         self._update_shift()
         self._update_controls()
+
+    def _fit_to_font(self) -> None:
+        self._side.setFixedWidth(max(340, self.fontMetrics().averageCharWidth() * 46))
+
+    def changeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        if event.type() == QEvent.Type.FontChange:
+            self._fit_to_font()
+        super().changeEvent(event)
 
     # -- controls ---------------------------------------------------------------------------------------
     def _source_picked(self, index: int) -> None:

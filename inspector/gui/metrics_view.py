@@ -40,8 +40,8 @@ class ConfusionMatrix(QTableWidget):
         cm = metrics["confusion_matrix"]
         self.setRowCount(len(names))
         self.setColumnCount(len(names))
-        self.setHorizontalHeaderLabels([f"said {n}" for n in names])
-        self.setVerticalHeaderLabels([f"is {n}" for n in names])
+        self.setHorizontalHeaderLabels(names)
+        self.setVerticalHeaderLabels(names)
         for i, row in enumerate(cm):
             total = max(1, sum(row))
             for j, n in enumerate(row):
@@ -62,17 +62,16 @@ class ClassComparison(QTableWidget):
         self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.verticalHeader().setVisible(False)
         h = self.horizontalHeader()
-        h.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        h.setStretchLastSection(True)
+        h.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        h.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
 
     def set_names(self, first: str, second: str) -> None:
-        self.setHorizontalHeaderLabels(["class", "images", f"found ({first})", f"found ({second})",
-                                        f"right when said ({first})", f"right when said ({second})"])
+        self.setHorizontalHeaderLabels(["class", "images", f"found\n{first}", f"found\n{second}",
+                                        f"correct\n{first}", f"correct\n{second}"])
         for c in (2, 3):
             self.horizontalHeaderItem(c).setToolTip("Recall: of the images of this class, the share the model found")
-        for c in (4, 5):
-            self.horizontalHeaderItem(c).setToolTip("Precision: of the images the model called this class, the "
-                                                    "share that really were")
+            self.horizontalHeaderItem(c + 2).setToolTip("Precision: of the images the model called this class, "
+                                                        "the share that really were")
 
     def set_metrics(self, new: dict | None, active: dict | None) -> None:
         new, active = new or {}, active or {}

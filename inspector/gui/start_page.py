@@ -53,6 +53,9 @@ class StartPage(QWidget):
                 it = QListWidgetItem(p)
                 it.setData(Qt.ItemDataRole.UserRole, p)
                 self.recent.addItem(it)
+        if not self.recent.count():
+            self.recent.addItem("No recent projects yet — try the demo, or make a new project.")
+            self.recent.item(0).setFlags(Qt.ItemFlag.NoItemFlags)
         self.recent.itemActivated.connect(
             lambda it: self._go(lambda: self.open_requested.emit(it.data(Qt.ItemDataRole.UserRole))))
         self.progress = QProgressBar()

@@ -3,11 +3,12 @@ an Advanced section, live curves, progress with ETA, Cancel; then the results be
 model's and an Activate button. Training runs on a worker thread; this panel only shows it."""
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QColor, QKeySequence
-from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout,
-                               QGroupBox, QHBoxLayout, QHeaderView, QLabel, QProgressBar, QPushButton, QRadioButton,
-                               QSpinBox, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBox, QFrame,
+                               QGridLayout, QGroupBox, QHBoxLayout, QHeaderView, QLabel, QProgressBar, QPushButton,
+                               QRadioButton, QScrollArea, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem,
+                               QVBoxLayout, QWidget)
 
 from inspector.core.errors import InspectorError
 from inspector.core.progress import BatchProgress, EpochEnd, StageProgress
@@ -37,19 +38,27 @@ class TrainPanel(QWidget):
         self.summary: TrainSummary | None = None
 
         left = QVBoxLayout()
+        left.setContentsMargins(0, 0, 6, 0)
         left.addWidget(self._dataset_box())
         left.addWidget(self._settings_box())
         left.addStretch(1)
-        left_w = QWidget()
-        left_w.setLayout(left)
-        left_w.setMaximumWidth(440)
+        inner = QWidget()
+        inner.setLayout(left)
+        left_w = QScrollArea()  # the Advanced section may not fit a 768-pixel screen: scroll, never squeeze
+        left_w.setWidget(inner)
+        left_w.setWidgetResizable(True)
+        left_w.setFrameShape(QFrame.Shape.NoFrame)
+        left_w.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self._left = left_w
+        self._fit_to_font()
 
         self.plots = TrainingPlots()
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self.plots)
         right.addWidget(self._results_box())
-        right.setStretchFactor(0, 3)
-        right.setStretchFactor(1, 2)
+        right.setStretchFactor(0, 1)
+        right.setStretchFactor(1, 1)
+        right.setSizes([320, 360])
 
         lay = QHBoxLayout(self)
         lay.addWidget(left_w)
@@ -58,6 +67,14 @@ class TrainPanel(QWidget):
         session.models_changed.connect(self._update_activate)
         self._apply_preset()
         self.refresh()
+
+    def _fit_to_font(self) -> None:
+        self._left.setFixedWidth(max(420, self.fontMetrics().averageCharWidth() * 56))
+
+    def changeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        if event.type() == QEvent.Type.FontChange:
+            self._fit_to_font()
+        super().changeEvent(event)
 
     # -- building ---------------------------------------------------------------------------------------
     def _dataset_box(self) -> QGroupBox:
@@ -71,7 +88,8 @@ class TrainPanel(QWidget):
         h = self.counts.horizontalHeader()
         h.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         h.setStretchLastSection(True)
-        self.counts.setMaximumHeight(190)
+        self.counts.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 8)
+        self.counts.setMaximumHeight(8 * (self.fontMetrics().height() + 8))
         self.counts_note = QLabel()
         self.counts_note.setWordWrap(True)
         v.addWidget(self.counts)
@@ -107,7 +125,7 @@ class TrainPanel(QWidget):
         self.advanced.setChecked(False)
         self.advanced.setToolTip("Tick to change the preset's settings for this run")
         inner = QWidget()
-        form = QFormLayout(inner)
+        form = QGridLayout(inner)  # two columns of settings: half the height of one
         form.setContentsMargins(0, 0, 0, 0)
         QVBoxLayout(self.advanced).addWidget(inner)
         inner.setVisible(False)
@@ -123,13 +141,21 @@ class TrainPanel(QWidget):
         self.l1 = QDoubleSpinBox(decimals=6, minimum=0, maximum=1, singleStep=1e-5)
         self.dropout = QDoubleSpinBox(decimals=2, minimum=0, maximum=0.9, singleStep=0.05)
         self.augment = QCheckBox("flips, small turns, light changes")
-        for label, w, tip in (("Architecture", self.arch, "effnet-lite0: pretrained; cnn/mlp: trained from scratch"),
-                              ("Optimizer", self.optimizer, ""), ("Learning rate", self.lr, ""),
-                              ("Epochs", self.epochs, ""), ("Batch size", self.batch, ""),
-                              ("L2 (weight decay)", self.l2, ""), ("L1", self.l1, ""),
-                              ("Dropout", self.dropout, ""), ("Augmentation", self.augment, "")):
+        rows = (("Network", self.arch, "effnet-lite0: pretrained on ImageNet; cnn and mlp: trained from scratch"),
+                ("Optimizer", self.optimizer, "How the weights are updated"),
+                ("Learn. rate", self.lr, "Step size of each update"),
+                ("Epochs", self.epochs, "Passes over the training images"),
+                ("Batch", self.batch, "Images per update"), ("L2", self.l2, "Weight decay: keeps weights small"),
+                ("L1", self.l1, "Pushes unneeded weights to zero"),
+                ("Dropout", self.dropout, "Share of features hidden at random while training"))
+        for i, (label, w, tip) in enumerate(rows):
             w.setToolTip(tip)
-            form.addRow(label, w)
+            lab = QLabel(label)
+            lab.setToolTip(tip)
+            form.addWidget(lab, i // 2, 2 * (i % 2))
+            form.addWidget(w, i // 2, 2 * (i % 2) + 1)
+        self.augment.setToolTip("Vary the training images a little: flips, small turns and shifts, light changes")
+        form.addWidget(self.augment, len(rows) // 2, 0, 1, 4)
         v.addWidget(self.advanced)
 
         buttons = QHBoxLayout()
@@ -165,6 +191,7 @@ class TrainPanel(QWidget):
         self.activate_btn.setObjectName("activateButton")
         self.activate_btn.setToolTip("Make the new model the one the line uses; the live view switches without stopping")
         self.activate_btn.setEnabled(False)
+        self.activate_btn.setMinimumWidth(self.activate_btn.fontMetrics().horizontalAdvance("Activate v0000") + 40)
         self.activate_btn.clicked.connect(self.activate)
         head.addWidget(self.headline, 1)
         head.addWidget(self.activate_btn)
@@ -172,7 +199,10 @@ class TrainPanel(QWidget):
         tables = QHBoxLayout()
         self.confusion = ConfusionMatrix()
         self.comparison = ClassComparison()
-        tables.addWidget(self.confusion, 2)
+        cm = QVBoxLayout()
+        cm.addWidget(QLabel("Rows: true class · columns: the model's answer"))
+        cm.addWidget(self.confusion, 1)
+        tables.addLayout(cm, 2)
         tables.addWidget(self.comparison, 3)
         v.addLayout(tables)
         return box
@@ -186,9 +216,9 @@ class TrainPanel(QWidget):
         for r, (name, c) in enumerate(per.items()):
             note, bad = "", False
             if c["train"] == 0:
-                note, bad = "left out: no training images", True
+                note, bad = "not trained: label some", True
             elif c["total"] < MIN_PER_CLASS:
-                note, bad = f"too few — label {MIN_PER_CLASS - c['total']} more", True
+                note, bad = f"label {MIN_PER_CLASS - c['total']} more", True
             if bad:
                 short.append(name)
             for col, text in enumerate((name, str(c["train"]), str(c["val"]), note)):
@@ -291,7 +321,7 @@ class TrainPanel(QWidget):
         acc = s.metrics.get("accuracy")
         text = f"<b>{s.version}</b> trained in {s.wall_s:.0f} s"
         if acc is not None:
-            text += f" — validation accuracy <b>{100 * acc:.0f} %</b> on {s.metrics['count']} images"
+            text += f" — validation accuracy <b>{100 * acc:.0f} %</b> on {s.metrics['count']} image(s)"
         else:
             text += " — no validation images yet, so no score (label more parts)"
         if s.compared_metrics:

@@ -47,7 +47,7 @@ def _plot(title: str, ylabel: str) -> pg.PlotWidget:
     w.showGrid(x=True, y=True, alpha=0.25)
     w.setClipToView(True)
     w.setDownsampling(auto=True, mode="peak")
-    w.addLegend(offset=(-10, 10), labelTextSize="9pt")
+    w.addLegend(offset=(-10, 10), labelTextSize="9pt", brush=(255, 255, 255, 210))
     w.setMinimumHeight(150)
     return w
 

@@ -21,9 +21,10 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "gui"
 
 @pytest.fixture(autouse=True)
 def isolated_settings(tmp_path, monkeypatch):
-    """Preferences, window geometry (QSettings) and the log file all live in this test's tmp folder."""
+    """Preferences, window geometry (QSettings), the log file and ~ all live in this test's tmp folder."""
     monkeypatch.setenv("INSPECTOR_CONFIG_DIR", str(tmp_path / "config"))
     monkeypatch.setenv("INSPECTOR_LOG_DIR", str(tmp_path / "logs"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # the demo's default folder is ~/Inspector/…
     yield tmp_path
 
 

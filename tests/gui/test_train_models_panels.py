@@ -1,0 +1,82 @@
+"""Train: counts with warnings, a real (small) training run with live curves, results beside the active
+model, Activate. Models: activate, roll back, export ONNX, delete."""
+import json
+import shutil
+
+import onnx
+from conftest import error_dialogs, image_is_not_blank, shot
+
+from inspector.core.registry import ModelRegistry
+
+
+def test_counts_warn_about_small_classes(window):
+    panel = window.train_panel
+    rows = {panel.counts.item(r, 0).text(): (panel.counts.item(r, 1).text(), panel.counts.item(r, 3).text())
+            for r in range(panel.counts.rowCount())}
+    assert set(rows) == {"good", "scratch", "spot", "crack", "missing"}
+    assert all(note.startswith(("label", "not trained")) for _, note in rows.values())
+    assert "12 labelled" in panel.counts_note.text()
+
+
+def test_training_shows_curves_then_results_and_activates(window, qtbot):
+    panel = window.train_panel
+    window.show_panel("train")
+    panel.advanced.setChecked(True)
+    panel.arch.setCurrentText("cnn")
+    panel.epochs.setValue(3)
+    cfg = panel.config()
+    assert (cfg.arch, cfg.mode, cfg.epochs) == ("cnn", "scratch", 3)
+    with qtbot.waitSignal(panel.training_changed, timeout=5000):
+        panel.train_btn.click()
+    assert not panel.train_btn.isEnabled() and panel.cancel_btn.isEnabled()
+    qtbot.waitUntil(lambda: panel.summary is not None and not panel.training, timeout=120_000)
+    s = panel.summary
+    assert s.version == "v2" and not s.active and s.compared_with == "v1"
+    assert panel.plots.points("batch_loss") >= 3 and panel.plots.points("train_loss") == 3
+    assert "v2" in panel.headline.text() and panel.confusion.rowCount() == 5
+    assert panel.comparison.rowCount() == 5
+    assert panel.activate_btn.isEnabled() and panel.activate_btn.text() == "Activate v2"
+    assert image_is_not_blank(shot(window, "train"))
+    panel.activate_btn.click()
+    assert window.session.registry.active_version() == "v2"
+    assert not panel.activate_btn.isEnabled() and "active" in panel.activate_btn.text()
+    assert window.models_panel.table.rowCount() == 2
+    assert window.model_label.text() == "Active model: v2"
+
+
+def _copy_as_new_version(session) -> str:
+    reg = session.registry
+    v1 = reg.get("v1")
+    config = reg.read_config("v1")
+    writers = {n: (lambda dst, src=v1.path / n: shutil.copyfile(src, dst)) for n in ("weights.safetensors", "model.onnx")}
+    mv = reg.save("classifier", config, writers, summary=dict(v1.summary), parent="v1")
+    session.models_changed.emit()
+    return mv.version
+
+
+def test_models_activate_rollback_export_delete(window, tmp_path, qtbot):
+    session, panel = window.session, window.models_panel
+    v2 = _copy_as_new_version(session)
+    window.show_panel("models")
+    assert [panel.table.item(r, 0).text() for r in range(panel.table.rowCount())] == [v2, "v1"]
+    panel.select(v2)
+    assert panel.activate_btn.isEnabled() and panel.delete_btn.isEnabled()
+    assert "classes: good, scratch, spot, crack, missing" in panel.details.text()
+    panel.activate_selected()
+    assert session.registry.active_version() == v2 and panel.table.item(0, 2).text() == "active"
+    assert not panel.delete_btn.isEnabled()
+    assert image_is_not_blank(shot(window, "models"))
+
+    task = panel.export(v2, tmp_path / "line.onnx")
+    with qtbot.waitSignal(task.finished, timeout=20_000):
+        pass
+    onnx.checker.check_model(onnx.load(str(tmp_path / "line.onnx")))
+    side = json.loads((tmp_path / "line.json").read_text())
+    assert side["version"] == v2 and [c["name"] for c in side["classes"]][0] == "good"
+
+    panel.rollback()
+    assert session.registry.active_version() == "v1"
+    assert panel.delete(v2)
+    assert [m.version for m in ModelRegistry(session.project).list()] == ["v1"]
+    assert not panel.delete("v1")  # the active model: refused with a dialog
+    assert "active model" in error_dialogs()[-1].text()
