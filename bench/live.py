@@ -112,6 +112,7 @@ def pipeline_run(project: Project, source: str, frames: int, threads: int | None
             "frame_to_verdict_ms_p50": s.latency_ms_p50, "frame_to_verdict_ms_p95": s.latency_ms_p95,
             "inspected": s.inspected, "dropped": s.dropped, "queued_for_review": s.queued_for_review,
             "backend": s.backend, "rss_start_mb": round(base / 2**20, 1), "rss_end_mb": round(samples[-1][1] / 2**20, 1),
+            "rss_max_mb": round(max(r for n, r in samples if n >= frames // 10) / 2**20, 1),
             "rss_growth": round(samples[-1][1] / base - 1, 4)}
 
 
