@@ -18,6 +18,7 @@ class FrameBuffer:
         self.drop_oldest = drop_oldest
         self.dropped = 0
         self.last_take = 0.0  # perf_counter() when the consumer last took frames
+        self.last_wait = 0.0  # seconds that take had to wait for them
         self._items: deque[Frame] = deque()
         self._cond = threading.Condition()
         self._closed = False
@@ -43,6 +44,7 @@ class FrameBuffer:
         """Up to max_n frames, oldest first; waits up to timeout for the first. [] on timeout, or
         when closed and empty (the consumer's signal to finish)."""
         with self._cond:
+            t0 = time.perf_counter()
             if not self._items and not self._closed:
                 self._cond.wait_for(lambda: self._items or self._closed, timeout)
             out = []
@@ -50,6 +52,7 @@ class FrameBuffer:
                 out.append(self._items.popleft())
             if out:
                 self.last_take = time.perf_counter()
+                self.last_wait = self.last_take - t0
                 self._cond.notify_all()  # a producer may be waiting for room
             return out
 

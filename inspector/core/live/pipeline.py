@@ -63,6 +63,7 @@ class LivePipeline:
         self._ever_opened = False
         self._infer_ema = 0.0  # seconds per inference call, smoothed
         self._read_ema = 0.0  # seconds per source read, smoothed
+        self._lead = 0.002  # how early a waiting source is read before the model needs the frame
 
     # -- public API ------------------------------------------------------------------------------
     @property
@@ -228,6 +229,7 @@ class LivePipeline:
             while True:
                 batch = self.buffer.take(self.config.max_batch, timeout=0.1)
                 self._swap_if_ready()  # between batches: a model is used only once fully loaded
+                self._adapt_lead()
                 if not batch:
                     if self.buffer.closed and not len(self.buffer):
                         break
@@ -333,10 +335,20 @@ class LivePipeline:
         never kept waiting, since the read starts a margin early."""
         if self.buffer.capacity != 1 or not self._infer_ema:
             return
-        due = self.buffer.last_take + 0.8 * self._infer_ema - 1.5 * self._read_ema
+        due = self.buffer.last_take + self._infer_ema - self._read_ema - self._lead
         delay = due - time.perf_counter()
         if delay > 0:
             self._stop.wait(min(delay, 1.0))
+
+    def _adapt_lead(self) -> None:
+        """The read lead follows how late frames were: the model waited → read earlier (a busy PC
+        wakes the reader late); it did not → creep back, keeping frames fresh."""
+        if self.source.live or self.buffer.capacity != 1:
+            return
+        if self.buffer.last_wait > 0.0005:
+            self._lead = min(self._lead + self.buffer.last_wait, self._infer_ema)
+        else:
+            self._lead = max(0.002, self._lead * 0.97)
 
     # -- steps shared by the threads and step() -----------------------------------------------------
     def _read_frame(self, timeout: float) -> Frame | None:
