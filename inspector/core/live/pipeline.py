@@ -346,9 +346,9 @@ class LivePipeline:
         if self.source.live or self.buffer.capacity != 1:
             return
         if self.buffer.last_wait > 0.0005:
-            self._lead = min(self._lead + self.buffer.last_wait, self._infer_ema)
+            self._lead = min(self._lead + 0.5 * self.buffer.last_wait, self._infer_ema)
         else:
-            self._lead = max(0.002, self._lead * 0.97)
+            self._lead = max(0.002, self._lead * 0.9)
 
     # -- steps shared by the threads and step() -----------------------------------------------------
     def _read_frame(self, timeout: float) -> Frame | None:
