@@ -25,26 +25,37 @@ class TrainSummary:
     wall_s: float
 
 
-def train_task(root: Path, cfg, user: str):
-    def run(progress, cancel) -> TrainSummary:
-        from inspector.core.evaluation import evaluate_version
-        from inspector.core.project import Project
-        from inspector.core.registry import ModelRegistry
-        from inspector.core.training import train_project
+def train_summary(root: str, cfg: dict, user: str, *, progress, cancel) -> TrainSummary:
+    """Train with `cfg` (a TrainConfig as a dict); then score the version that was active before on the
+    same validation images, so the two can be compared side by side."""
+    from inspector.core.evaluation import evaluate_version
+    from inspector.core.project import Project
+    from inspector.core.registry import ModelRegistry
+    from inspector.core.train_config import TrainConfig
+    from inspector.core.training import train_project
 
-        with Project.open(root) as project:
-            before = ModelRegistry(project).active("classifier")
-            out = train_project(project, cfg, progress=progress, cancel=cancel, user=user)
-            compared = None
-            if before is not None and out.metrics:
-                progress(StageProgress("comparing with the active model", 0, 1))
-                try:
-                    compared = evaluate_version(project, before.version)
-                except InspectorError:  # e.g. its classes no longer exist: show the new model alone
-                    compared = None
-                progress(StageProgress("comparing with the active model", 1, 1))
-            return TrainSummary(out.version.version, out.version.active, out.metrics,
-                                before.version if before else None, compared, out.result.history, out.wall_s)
+    with Project.open(root) as project:
+        before = ModelRegistry(project).active("classifier")
+        out = train_project(project, TrainConfig.from_dict(cfg), progress=progress, cancel=cancel, user=user)
+        compared = None
+        if before is not None and out.metrics:
+            progress(StageProgress("comparing with the active model", 0, 1))
+            try:
+                compared = evaluate_version(project, before.version)
+            except InspectorError:  # e.g. its classes no longer exist: show the new model alone
+                compared = None
+            progress(StageProgress("comparing with the active model", 1, 1))
+        return TrainSummary(out.version.version, out.version.active, out.metrics,
+                            before.version if before else None, compared, out.result.history, out.wall_s)
+
+
+def train_task(root: Path, cfg, user: str):
+    """Training runs in a child process (see child_process: torch would hold the GUI's GIL)."""
+    def run(progress, cancel) -> TrainSummary:
+        from inspector.gui.child_process import run_in_process
+
+        return run_in_process("inspector.gui.tasks:train_summary", (str(root), cfg.to_dict(), user),
+                              progress, cancel)
     return run
 
 
@@ -57,41 +68,50 @@ class Embedding:
     version: str
 
 
-def embedding_task(root: Path, version_dir: Path, limit: int = 1500):
+def embedding(root: str, version_dir: str, limit: int = 1500, *, progress, cancel) -> Embedding:
     """The model's features of the newest `limit` labelled or unreviewed parts, projected to 2-D with
     PCA (the first two principal axes: what separates the parts most)."""
+    import torch
+
+    from inspector.core.arrays import load_arrays
+    from inspector.core.classifier import load_network, read_config
+    from inspector.core.features import FeatureCache, extract_features
+    from inspector.core.project import Project
+
+    version_dir = Path(version_dir)
+    config = read_config(version_dir)
+    pre = config["preprocessing"]
+    with Project.open(root) as project:
+        samples = project.samples(status=("labelled", "unreviewed"), order="-id")[:limit]
+        if len(samples) < 3:
+            raise ModelError("the feature map needs at least 3 labelled or flagged parts — label some first")
+        paths = [project.image_path(s) for s in samples]
+    ds = load_arrays(paths, [0] * len(samples), [s.image_hash for s in samples], pre["size"], pre["channels"],
+                     progress=lambda d, t: progress(StageProgress("loading images", d, t)), cancel=cancel)
+    net = load_network(version_dir, config)
+    cache = FeatureCache(Path(root) / "cache" / "features.sqlite")
+    try:
+        feats = extract_features(net, ds, pre, torch.device("cpu"), cache=cache, cancel=cancel,
+                                 progress=lambda d, t: progress(StageProgress("features", d, t))).numpy()
+    finally:
+        cache.close()
+    x = feats.astype(np.float64) - feats.mean(0)
+    _, s, vt = np.linalg.svd(x, full_matrices=False)
+    var = s ** 2 / max(float((s ** 2).sum()), 1e-12)
+    xy = x @ vt[:2].T
+    if xy.shape[1] < 2:
+        xy = np.pad(xy, ((0, 0), (0, 2 - xy.shape[1])))
+    return Embedding(np.array([s.id for s in samples]), [s.label for s in samples], xy.astype(np.float32),
+                     (float(var[0]), float(var[1]) if len(var) > 1 else 0.0), config.get("version", "?"))
+
+
+def embedding_task(root: Path, version_dir: Path, limit: int = 1500):
+    """In a child process too: a fine-tuned backbone is exported to ONNX first, which holds the GIL."""
     def run(progress, cancel) -> Embedding:
-        import torch
+        from inspector.gui.child_process import run_in_process
 
-        from inspector.core.arrays import load_arrays
-        from inspector.core.classifier import load_network, read_config
-        from inspector.core.features import FeatureCache, extract_features
-        from inspector.core.project import Project
-
-        config = read_config(version_dir)
-        pre = config["preprocessing"]
-        with Project.open(root) as project:
-            samples = project.samples(status=("labelled", "unreviewed"), order="-id")[:limit]
-            if len(samples) < 3:
-                raise ModelError("the feature map needs at least 3 labelled or flagged parts — label some first")
-            paths = [project.image_path(s) for s in samples]
-        ds = load_arrays(paths, [0] * len(samples), [s.image_hash for s in samples], pre["size"], pre["channels"],
-                         progress=lambda d, t: progress(StageProgress("loading images", d, t)), cancel=cancel)
-        net = load_network(version_dir, config)
-        cache = FeatureCache(Path(root) / "cache" / "features.sqlite")
-        try:
-            feats = extract_features(net, ds, pre, torch.device("cpu"), cache=cache, cancel=cancel,
-                                     progress=lambda d, t: progress(StageProgress("features", d, t))).numpy()
-        finally:
-            cache.close()
-        x = feats.astype(np.float64) - feats.mean(0)
-        _, s, vt = np.linalg.svd(x, full_matrices=False)
-        var = s ** 2 / max(float((s ** 2).sum()), 1e-12)
-        xy = x @ vt[:2].T
-        if xy.shape[1] < 2:
-            xy = np.pad(xy, ((0, 0), (0, 2 - xy.shape[1])))
-        return Embedding(np.array([s.id for s in samples]), [s.label for s in samples], xy.astype(np.float32),
-                         (float(var[0]), float(var[1]) if len(var) > 1 else 0.0), config.get("version", "?"))
+        return run_in_process("inspector.gui.tasks:embedding", (str(root), str(version_dir), limit),
+                              progress, cancel)
     return run
 
 

@@ -18,8 +18,10 @@ from inspector.core.registry import ModelRegistry
 from inspector.gui.app import Controller
 from inspector.gui.settings import Preferences
 
-# The demo line at full speed (each frame a new part, inspected as it comes): flags parts in seconds.
-LINE = "synthetic://line?size=256&seed=11&defect_rate=0.35"
+# The demo line, each frame a part, inspected as it comes: flags parts in seconds. cache=N shows parts
+# 0..N-1 in turn (drawn once: a camera costs the CPU nothing either), so their true labels are known.
+PARTS = 120
+LINE = f"synthetic://line?fps=20&size=256&seed=11&defect_rate=0.35&cache={PARTS}"
 KEYS = {"good": Qt.Key.Key_Space, "scratch": Qt.Key.Key_1, "spot": Qt.Key.Key_2, "crack": Qt.Key.Key_3,
         "missing": Qt.Key.Key_4}
 
@@ -28,21 +30,32 @@ class TrueLabels:
     """What each flagged picture really shows: the synthetic line is deterministic, so a stored
     picture's hash names its part."""
 
-    def __init__(self, spec: str):
-        self.line = SyntheticSource.from_spec(spec).line
-        self.by_hash, self.made = {}, 0
+    def __init__(self, spec: str, parts: int):
+        line = SyntheticSource.from_spec(spec).line
+        self.by_hash = {}
+        for i in range(parts):
+            p = line.part(i)
+            self.by_hash[hashlib.sha256(encode_png(p.image)).hexdigest()] = p.label
 
     def __call__(self, image_hash: str) -> str:
-        while image_hash not in self.by_hash and self.made < 2000:
-            p = self.line.part(self.made)
-            self.by_hash[hashlib.sha256(encode_png(p.image)).hexdigest()] = p.label
-            self.made += 1
         return self.by_hash[image_hash]
 
 
+@pytest.fixture
+def controller(qapp, qtbot):
+    """The application controller; whatever window a failing test left open is closed (threads stopped)."""
+    c = Controller(qapp, Preferences(user="Ana", review_per_minute=600))
+    yield c
+    if c.window is not None and not c.window._closed:
+        close_window(c.window, qtbot)
+    c.runner.shutdown(30)
+    if c.start_page is not None:
+        c.start_page.close()
+
+
 @pytest.mark.slow  # makes and trains a fresh demo project (~20 s here); the flow below starts from a copy
-def test_start_page_demo_opens_a_trained_project(qtbot, qapp):
-    controller = Controller(qapp, Preferences())
+def test_start_page_demo_opens_a_trained_project(controller, qtbot):
+    controller.prefs.user = ""
     page = controller.show_start()
     page.resize(760, 560)
     assert image_is_not_blank(shot(page, "start_page"))
@@ -61,9 +74,8 @@ def test_start_page_demo_opens_a_trained_project(qtbot, qapp):
     close_window(w, qtbot)
 
 
-def test_demo_flag_label_train_activate(project_path, qtbot, qapp):
+def test_demo_flag_label_train_activate(controller, project_path, qtbot):
     """From the demo project as `inspector demo` makes it (a copy of it, made once for all tests)."""
-    controller = Controller(qapp, Preferences(user="Ana", review_per_minute=600))
     w = controller.open_project(project_path)
     w.resize(1366, 768)
     session = w.session
@@ -80,7 +92,7 @@ def test_demo_flag_label_train_activate(project_path, qtbot, qapp):
     shot(w, "e2e_live_v1")
     print(f"\nflagged 24 in {time.monotonic() - t0:.1f} s")
 
-    truth = TrueLabels(LINE)
+    truth = TrueLabels(LINE, PARTS)
     review = w.review_panel
     w.show_panel("review")
     review.refresh()
