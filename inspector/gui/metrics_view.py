@@ -75,7 +75,8 @@ class ClassComparison(QTableWidget):
 
     def set_metrics(self, new: dict | None, active: dict | None) -> None:
         new, active = new or {}, active or {}
-        names = list((new.get("per_class") or {}).keys())
+        per = new.get("per_class") or {}
+        names = [n for n in new.get("classes") or [] if n in per] or list(per)  # the model's class order
         self.setRowCount(len(names))
         for r, name in enumerate(names):
             n = new["per_class"][name]

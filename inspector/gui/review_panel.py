@@ -50,9 +50,10 @@ class ReviewPanel(QWidget):
                            (self.suggestion_filter, "Only parts the model suggested as this class")):
             combo.setToolTip(tip)
             combo.currentIndexChanged.connect(lambda *_: self.refresh())
-        filters = QHBoxLayout()
-        for w in (self.status_filter, self.class_filter, self.suggestion_filter):
-            filters.addWidget(w)
+        filters = QGridLayout()  # two rows: the combos stay readable with the large font
+        filters.addWidget(self.status_filter, 0, 0, 1, 2)
+        filters.addWidget(self.class_filter, 1, 0)
+        filters.addWidget(self.suggestion_filter, 1, 1)
 
         self.list = QListWidget()
         self.list.setObjectName("reviewList")
