@@ -78,11 +78,17 @@ class ModelRegistry:
         self._recover()
 
     def _recover(self) -> None:
-        """Drop what a crash mid-save left: temp folders, and folders whose row was never committed."""
-        known = {r[0] for r in self.db.execute("SELECT version FROM models")}
-        for d in self.root.iterdir():
-            if d.is_dir() and (d.name.startswith(".tmp-") or (d.name.startswith("v") and d.name not in known)):
-                shutil.rmtree(d, ignore_errors=True)
+        """Drop what a crash mid-save left: stale temp folders, and folders whose row was never
+        committed. Under the write lock, so no other process is between its rename and its commit;
+        a temp folder is only removed once it is an hour old, as another process may be filling it."""
+        with self.project.transaction():
+            known = {r[0] for r in self.db.execute("SELECT version FROM models")}
+            for d in self.root.iterdir():
+                if not d.is_dir():
+                    continue
+                stale_tmp = d.name.startswith(".tmp-") and time.time() - d.stat().st_mtime > 3600
+                if stale_tmp or (d.name.startswith("v") and d.name[1:].isdigit() and d.name not in known):
+                    shutil.rmtree(d, ignore_errors=True)
 
     # -- writing -------------------------------------------------------------------------------
     def save(self, kind: str, config: dict, writers: dict[str, Writer], *, summary: dict,

@@ -117,10 +117,16 @@ def test_tampered_or_corrupt_files_are_refused(project, victim):
 def test_crash_leftovers_are_cleaned(project):
     reg = ModelRegistry(project)
     train_project(project, cnn_cfg(epochs=1))
+    import os
+    import time
+
     (project.models_dir / ".tmp-dead").mkdir()
+    old = time.time() - 7200
+    os.utime(project.models_dir / ".tmp-dead", (old, old))
+    (project.models_dir / ".tmp-busy").mkdir()  # another process may be writing into this one
     (project.models_dir / "v9").mkdir()  # renamed into place, but its row was never committed
     ModelRegistry(project)
-    assert sorted(p.name for p in project.models_dir.iterdir()) == ["v1"]
+    assert sorted(p.name for p in project.models_dir.iterdir()) == [".tmp-busy", "v1"]
     assert reg.get("v1").path.is_dir()
 
 
