@@ -29,10 +29,10 @@ def _audit(event: str, args) -> None:
     if event not in _NET_EVENTS:
         return
     if event in ("socket.connect", "socket.sendto", "socket.sendmsg"):
-        address = args[1] if len(args) > 1 else None
-        if isinstance(address, (str, bytes)):  # AF_UNIX: a local pipe, not the network
+        args = args[1:]  # the socket object says nothing useful
+        if args and isinstance(args[0], (str, bytes)):  # AF_UNIX: a local pipe, not the network
             return
-    _net_attempts.append(f"{event} {args[1:] if event.startswith('socket.') else args}"[:200])
+    _net_attempts.append(f"{event} {args!r}"[:200])
 
 
 def frozen() -> bool:
@@ -72,7 +72,8 @@ def _qapplication():
 
     app = QApplication.instance()
     if app is None:
-        os.environ["QT_QPA_PLATFORM"] = "offscreen"  # the self-test never puts a window on the screen
+        # No window on the screen unless asked for (QT_QPA_PLATFORM=xcb checks the real display).
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
         if _has_gui():
             from inspector.gui.app import create_qapp  # the application's own set-up (style, names)
 
@@ -300,7 +301,7 @@ def run_self_test(part: str = "all", only: tuple[str, ...] | None = None) -> int
 
 
 def _first_window() -> int:
-    """Start as `inspector PROJECT` starts (Qt, the main window on a project), show it, report, exit."""
+    """Start as `inspector` does on a project (Qt, the main window), show it, report, exit."""
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="inspector-window-") as tmp:
         os.environ.setdefault("INSPECTOR_CONFIG_DIR", str(Path(tmp) / "config"))
@@ -310,7 +311,7 @@ def _first_window() -> int:
         window.show()
         app.processEvents()
         shown = window.isVisible()
-        print(json.dumps({"window_shown": shown, "window": what, "in_process_s": round(time.perf_counter() - t0, 3)}),
-              flush=True)
+        print(json.dumps({"window_shown": shown, "window": what, "platform": app.platformName(),
+                          "in_process_s": round(time.perf_counter() - t0, 3)}), flush=True)
         _close(app, window)
     return 0 if shown else 1

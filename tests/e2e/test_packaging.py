@@ -107,6 +107,7 @@ def test_self_test_failure_exits_non_zero_with_the_reason(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # the build alone takes 5-10 minutes on the 2-core PC
 def test_frozen_bundle_builds_and_passes_self_test_offline(tmp_path):
     if os.environ.get("INSPECTOR_PACKAGE_TEST") != "1":
         pytest.skip("builds a multi-GB bundle: run by `make package-test` (INSPECTOR_PACKAGE_TEST=1)")
@@ -135,5 +136,12 @@ def test_frozen_bundle_builds_and_passes_self_test_offline(tmp_path):
     assert out.returncode == 0 and report["ok"], f"{report.get('failed')}:\n{out.stdout}\n{out.stderr[-3000:]}"
     assert report["frozen"] is True and set(report["steps"]) == STEPS
     assert report["network_attempts"] == []
+
+    # A real X server (Xvfb): the xcb platform plugin and the X libraries it needs are in the bundle.
+    if shutil.which("xvfb-run"):
+        out = subprocess.run(["xvfb-run", "-a", str(EXE), "--self-test", "window"], capture_output=True, text=True,
+                             env={**env, "QT_QPA_PLATFORM": "xcb"}, timeout=300)
+        window = json.loads(out.stdout.strip().splitlines()[-1]) if out.stdout.strip() else {}
+        assert out.returncode == 0 and window.get("window_shown") and window.get("platform") == "xcb", out.stderr[-3000:]
     if not prefix:
         pytest.skip("self-test passed, but without `unshare -n` only Python-level network use was watched")
