@@ -229,19 +229,45 @@ def step_project(tmp: Path) -> str:
     return f"wrote and read back a project ({counts['total']} images, {len(counts['per_class'])} classes)"
 
 
-def _child_echo(conn, token: str) -> None:
-    conn.send(token[::-1])
-    conn.close()
+def _child_task(token: str, *, progress, cancel) -> str:
+    """Runs in a spawned worker: answers with its input reversed, after one progress event."""
+    cancel.check()
+    progress("started")
+    return token[::-1]
+
+
+def _child_echo(events, token: str) -> None:
+    events.put(_child_task(token, progress=lambda _: None, cancel=_NoCancel()))
+
+
+class _NoCancel:
+    def check(self) -> None:
+        pass
 
 
 def step_processes() -> str:
+    """A spawned worker (as the GUI trains in one): spawn, semaphores, the resource tracker and,
+    frozen, freeze_support() must all work. Through the GUI's own runner when there is a GUI."""
     import multiprocessing
+    import queue
 
+    if _has_gui():
+        from inspector.core.cancel import CancelToken
+        from inspector.gui.child_process import run_in_process
+
+        seen = []
+        got = run_in_process("inspector.selftest:_child_task", ("inspector",), seen.append, CancelToken())
+        if got != "rotcepsni" or seen != ["started"]:
+            raise RuntimeError(f"the GUI's worker process answered {got!r} with progress {seen!r}")
+        return "a worker process started by the GUI's runner reported progress and answered"
     ctx = multiprocessing.get_context("spawn")  # what Windows and macOS use; the frozen app must survive it
-    parent, child = ctx.Pipe()
-    proc = ctx.Process(target=_child_echo, args=(child, "inspector"))
+    events = ctx.Queue()
+    proc = ctx.Process(target=_child_echo, args=(events, "inspector"), daemon=True)
     proc.start()
-    got = parent.recv() if parent.poll(60) else None
+    try:
+        got = events.get(timeout=120)
+    except queue.Empty:
+        got = None
     proc.join(30)
     if got != "rotcepsni" or proc.exitcode != 0:
         raise RuntimeError(f"a spawned worker process did not answer (exit code {proc.exitcode})")
@@ -251,7 +277,11 @@ def step_processes() -> str:
 def step_offline() -> str:
     if _net_attempts:
         raise RuntimeError(f"{len(_net_attempts)} network attempt(s), first: {_net_attempts[0]}")
-    return "no network connection or name lookup was attempted"
+    # Native code is out of the audit hook's sight; ONNX Runtime's telemetry is the one known to call out.
+    if os.environ.get("ORT_DISABLE_TELEMETRY") != "1":
+        raise RuntimeError("ONNX Runtime telemetry is on: it looks up a Microsoft server — start through "
+                           "`inspector` (it sets ORT_DISABLE_TELEMETRY=1) or set it yourself")
+    return "no network connection or name lookup was attempted; ONNX Runtime telemetry off"
 
 
 # -- the runner ---------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
-"""Packaging: `inspector --self-test` passes from source with the network unavailable, and (slow,
-`make package-test`) the PyInstaller bundle builds and passes the same self-test offline."""
+"""Packaging: `inspector --self-test` passes from source with the network unavailable; (slow) so does
+`inspector demo --headless`; and (slow, `make package-test`) the PyInstaller bundle builds and passes
+the same self-test offline."""
 import json
 import os
 import shutil
@@ -41,6 +42,22 @@ def offline_prefix() -> list[str]:
         if subprocess.run(["unshare", "-n", "true"], capture_output=True).returncode == 0:
             return ["unshare", "-n"]
     return []
+
+
+def native_watch(log: Path) -> list[str]:
+    """strace on every process and thread: each connect/sendto/sendmsg, native code included (the audit
+    hooks see only Python's sockets; ONNX Runtime's telemetry is native). [] without a usable strace."""
+    if not sys.platform.startswith("linux") or not shutil.which("strace"):
+        return []
+    if subprocess.run(["strace", "-f", "-qq", "-o", os.devnull, "true"], capture_output=True).returncode != 0:
+        return []
+    return ["strace", "-f", "-qq", "--seccomp-bpf", "-e", "trace=connect,sendto,sendmsg", "-e", "signal=none",
+            "-o", str(log)]
+
+
+def inet_calls(log: Path) -> list[str]:
+    """The traced calls that aimed at an IPv4/IPv6 address (local AF_UNIX pipes are fine)."""
+    return [line for line in log.read_text().splitlines() if "AF_INET" in line] if log.exists() else []
 
 
 def guarded_env(tmp_path: Path) -> tuple[dict, Path]:
@@ -85,13 +102,34 @@ def test_self_test_reports_a_network_attempt(tmp_path):
 
 def test_self_test_from_source_passes_offline(tmp_path):
     env, log = guarded_env(tmp_path)
-    cmd = offline_prefix() + [sys.executable, "-m", "inspector.cli.main", "--self-test"]
+    env.pop("ORT_DISABLE_TELEMETRY", None)  # `inspector` must set it itself
+    trace = tmp_path / "strace.log"
+    cmd = offline_prefix() + native_watch(trace) + [sys.executable, "-m", "inspector.cli.main", "--self-test"]
     out, report = run_self_test(cmd, env)
     assert out.returncode == 0 and report["ok"], f"{report.get('failed')}:\n{out.stdout}\n{out.stderr[-3000:]}"
     assert set(report["steps"]) == STEPS and report["frozen"] is False
     assert report["network_attempts"] == []
     assert not log.exists(), log.read_text()
+    assert inet_calls(trace) == []
     assert "self-test passed" in out.stdout
+
+
+def test_onnxruntime_telemetry_is_off_when_inspector_starts(tmp_path):
+    """ONNX Runtime's native telemetry looks up a Microsoft server ~10 s after import: seen by strace
+    in a bare import, and absent once inspector.cli.main (the `inspector` command) has run first."""
+    if not native_watch(tmp_path / "probe.log"):
+        pytest.skip("needs strace (Linux) to see native network calls")
+    env = {k: v for k, v in os.environ.items() if k != "ORT_DISABLE_TELEMETRY"}
+    runs = {}
+    for name, first in (("bare", ""), ("inspector", "import inspector.cli.main\n")):
+        trace = tmp_path / f"{name}.log"
+        code = first + "import time, onnxruntime\ntime.sleep(15)"
+        runs[name] = (trace, subprocess.Popen(offline_prefix() + native_watch(trace) + [sys.executable, "-c", code],
+                                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+    for trace, proc in runs.values():
+        assert proc.wait(120) == 0, proc.stderr.read()[-2000:]
+    assert inet_calls(runs["bare"][0]), "the bare import made no network call: is the watcher blind?"
+    assert inet_calls(runs["inspector"][0]) == []
 
 
 def test_self_test_failure_exits_non_zero_with_the_reason(tmp_path):
@@ -131,11 +169,14 @@ def test_frozen_bundle_builds_and_passes_self_test_offline(tmp_path):
 
     env, _ = guarded_env(tmp_path)
     env.pop("PYTHONPATH")  # the bundle must not need (or see) the source tree
+    env.pop("ORT_DISABLE_TELEMETRY", None)  # the bundle must set it itself
     prefix = offline_prefix()
-    out, report = run_self_test(prefix + [str(EXE), "--self-test"], env, timeout=900)
+    trace = tmp_path / "strace.log"
+    out, report = run_self_test(prefix + native_watch(trace) + [str(EXE), "--self-test"], env, timeout=900)
     assert out.returncode == 0 and report["ok"], f"{report.get('failed')}:\n{out.stdout}\n{out.stderr[-3000:]}"
     assert report["frozen"] is True and set(report["steps"]) == STEPS
     assert report["network_attempts"] == []
+    assert inet_calls(trace) == []  # native code too (the self-test outlives ONNX Runtime's 10 s telemetry delay)
 
     # A real X server (Xvfb): the xcb platform plugin and the X libraries it needs are in the bundle.
     if shutil.which("xvfb-run"):
@@ -145,3 +186,19 @@ def test_frozen_bundle_builds_and_passes_self_test_offline(tmp_path):
         assert out.returncode == 0 and window.get("window_shown") and window.get("platform") == "xcb", out.stderr[-3000:]
     if not prefix:
         pytest.skip("self-test passed, but without `unshare -n` only Python-level network use was watched")
+
+
+@pytest.mark.slow
+def test_headless_demo_makes_no_network_attempt(tmp_path):
+    """`inspector demo --headless` (synthetic parts, import, Fast training, evaluation) with the network
+    unavailable and every Python-level attempt recorded."""
+    env, log = guarded_env(tmp_path)
+    env.pop("ORT_DISABLE_TELEMETRY", None)
+    trace = tmp_path / "strace.log"
+    cmd = offline_prefix() + native_watch(trace) + [sys.executable, "-m", "inspector.cli.main", "demo", "--headless",
+                                                    "--count", "30", "--dir", str(tmp_path / "demo")]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "validation accuracy" in out.stdout
+    assert not log.exists(), log.read_text()
+    assert inet_calls(trace) == []
