@@ -77,10 +77,24 @@ class _FeaturesGraph(torch.nn.Module):
         return self.model.forward_features((image.permute(0, 3, 1, 2).float() - self.mean) / self.std)
 
 
-def _onnx_features(model: torch.nn.Module, pre: dict, onnx_path: Path | None):
+def user_cache_dir() -> Path:
+    """Per-user cache (INSPECTOR_CACHE_DIR, else XDG_CACHE_HOME or ~/.cache, /inspector)."""
+    env = os.environ.get("INSPECTOR_CACHE_DIR")
+    base = Path(env) if env else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "inspector"
+    base.mkdir(parents=True, exist_ok=True)
+    return base
+
+
+_SESSIONS: dict[str, object] = {}  # backbone id -> session: train and val (and the next run) share one export
+
+
+def _onnx_features(model: torch.nn.Module, pre: dict, onnx_path: Path | None, bid: str):
     """An ONNX Runtime session computing features: about 4x faster than PyTorch eager on a CPU.
     The exported graph is kept beside the cache so later runs skip the export."""
     import onnxruntime as ort
+
+    if bid in _SESSIONS:
+        return _SESSIONS[bid]
 
     from inspector.core.classifier import ONNX_OPSET
 
@@ -94,12 +108,15 @@ def _onnx_features(model: torch.nn.Module, pre: dict, onnx_path: Path | None):
                               output_names=["features"], dynamic_axes={"image": {0: "batch"}, "features": {0: "batch"}})
         data = buf.getvalue()
         if onnx_path is not None:
-            tmp = onnx_path.with_suffix(".tmp")
+            tmp = onnx_path.with_suffix(f".{os.getpid()}.tmp")
             tmp.write_bytes(data)
             os.replace(tmp, onnx_path)
     else:
         data = onnx_path.read_bytes()
-    return ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    if len(_SESSIONS) >= 2:
+        _SESSIONS.pop(next(iter(_SESSIONS)))
+    _SESSIONS[bid] = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    return _SESSIONS[bid]
 
 
 @torch.inference_mode()
@@ -115,7 +132,8 @@ def extract_features(model: torch.nn.Module, ds: ArrayDataset, pre: dict, device
     if not todo:
         run = None
     elif device.type == "cpu":
-        sess = _onnx_features(model, pre, cache.path.parent / f"backbone-{bid}.onnx" if cache is not None else None)
+        folder = cache.path.parent if cache is not None else user_cache_dir()
+        sess = _onnx_features(model, pre, folder / f"backbone-{bid}.onnx", bid)
         run = lambda batch: sess.run(["features"], {"image": batch})[0]  # noqa: E731
     else:
         graph = _FeaturesGraph(model, pre).to(device).eval()
