@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 from inspector import __version__
 from inspector.core.errors import Cancelled, InspectorError
-
-# ONNX Runtime's native telemetry looks up a Microsoft server about 10 s after `import onnxruntime`
-# unless this is set before that import; Inspector never uses the network (packaging/README.md).
-os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 
 def _open_project(path):
