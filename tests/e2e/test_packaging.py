@@ -114,6 +114,7 @@ def test_self_test_from_source_passes_offline(tmp_path):
     assert "self-test passed" in out.stdout
 
 
+@pytest.mark.slow  # depends on ONNX Runtime choosing to phone home in the bare run (not every run does)
 def test_onnxruntime_telemetry_is_off_when_inspector_starts(tmp_path):
     """ONNX Runtime's native telemetry looks up a Microsoft server ~10 s after import: seen by strace
     in a bare import, and absent once the inspector package (any entry point) was imported first."""
