@@ -111,7 +111,8 @@ class LiveService(QObject):
                 raise
             return project, pipeline
 
-        self.runner.run(start, "live-start", on_result=self._started, on_error=self._start_failed)
+        if self.runner.run(start, "live-start", on_result=self._started, on_error=self._start_failed) is None:
+            self._set_busy(False)  # closing: nothing is started any more
 
     def _started(self, made) -> None:
         self._project, self.pipeline = made
@@ -143,7 +144,7 @@ class LiveService(QObject):
             self._release(project)
             self.stopped.emit(state)
 
-        self.runner.run(stop, "live-stop", on_result=done, on_error=self._stop_failed)
+        self.runner.run(stop, "live-stop", on_result=done, on_error=self._stop_failed, cleanup=True)
 
     def _stop_failed(self, message: str) -> None:
         self._release(self._project)

@@ -150,7 +150,7 @@ class MainWindow(QMainWindow):
             self._save_geometry()
             self.session.save_prefs()
             self.statusBar().showMessage("Stopping the live view and background work…")
-            self.session.runner.cancel_all()
+            self.session.runner.close()
             self.train_panel.cancel_training()
             self.setEnabled(False)
             self._close_timer.start()  # a close() from inside closeEvent would be ignored by Qt

@@ -279,6 +279,8 @@ class TrainPanel(QWidget):
         except InspectorError as e:
             show_error(self, str(e))
             return
+        if not self.session.runner.accepting:
+            return
         self.summary = None
         self.plots.reset()
         self.confusion.set_metrics(None)

@@ -117,9 +117,15 @@ class TaskRunner(QObject):
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self._tasks: list[Task] = []
+        self.accepting = True
 
     def run(self, fn: TaskFn, name: str, *, on_result=None, on_error=None, on_progress=None,
-            on_cancel=None, on_finished=None) -> Task:
+            on_cancel=None, on_finished=None, cleanup: bool = False) -> Task | None:
+        """Start fn on its own thread; None once the runner is closing (the window is being closed),
+        unless it is a cleanup task (stopping the live view) that closing itself needs."""
+        if not self.accepting and not cleanup:
+            log.info("task %s not started: closing", name)
+            return None
         task = Task(fn, name, self)
         for signal, slot in ((task.result_ready, on_result), (task.errored, on_error),
                              (task.progressed, on_progress), (task.cancelled, on_cancel),
@@ -159,9 +165,14 @@ class TaskRunner(QObject):
         for t in self._tasks:
             t.cancel()
 
+    def close(self) -> None:
+        """Start nothing new and cancel what runs (the window is closing)."""
+        self.accepting = False
+        self.cancel_all()
+
     def shutdown(self, timeout_s: float = 10.0) -> bool:
         """Cancel every task and wait for all threads; True when all ended within the timeout."""
-        self.cancel_all()
+        self.close()
         deadline = time.monotonic() + timeout_s
         ok = True
         for t in list(self._tasks):

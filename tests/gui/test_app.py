@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QApplication
 
 from inspector.gui import app as app_module
 from inspector.gui.main_window import MainWindow
-from inspector.gui.settings import Preferences, load_preferences, save_preferences
+from inspector.gui.settings import Preferences, geometry_settings, load_preferences, save_preferences
 from inspector.gui.start_page import StartPage
 
 
@@ -71,7 +71,14 @@ def test_open_needs_a_name_and_large_font_applies(project_path, qtbot, qapp):
         assert image_is_not_blank(shot(w, f"large_font_{name}"))
     w.large_font_action.trigger()
     assert abs(qapp.font().pointSizeF() - base) < 0.01
+    w.resize(1200, 700)
     close_window(w, qtbot)
+    geometry = geometry_settings().value("main/geometry")
+    assert geometry is not None, "window geometry saved on close (QSettings, in the isolated config folder)"
+    again = MainWindow(w.session.__class__.open(project_path, "Bo"))
+    # Restored, not the 1366×768 default (the offscreen screen is small, so the width is clamped).
+    assert again.height() == 700 and again.width() < 1366
+    close_window(again, qtbot)
 
 
 def test_a_broken_project_folder_is_a_dialog(tmp_path, qapp):
