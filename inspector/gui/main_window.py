@@ -9,6 +9,7 @@ from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget
 
 from inspector import __version__
+from inspector.gui import project_actions
 from inspector.gui.analysis_panel import AnalysisPanel
 from inspector.gui.live_panel import LivePanel
 from inspector.gui.logs import log_path
@@ -25,6 +26,7 @@ SHORTCUTS = (("Ctrl+1 … Ctrl+5", "Live, Review, Train, Models, Analysis"),
              ("Space", "Review: the part is OK"), ("1 … 9", "Review: label with that defect class"),
              ("Backspace", "Review: skip"), ("Delete", "Review: discard (not a usable picture)"),
              ("Ctrl+Z", "Review: undo the last label"), ("Ctrl+T", "Train: start training"),
+             ("Ctrl+I", "Import a folder of labelled images"), ("Ctrl+N / Ctrl+O", "New / open project"),
              ("Ctrl+Shift+F", "Large font on/off"))
 
 
@@ -84,6 +86,10 @@ class MainWindow(QMainWindow):
         self._action(m, "New &demo project", lambda: self.open_requested.emit("demo"))
         m.addSeparator()
         self._action(m, "&Quit", self.close, "Ctrl+Q")
+        m = self.menuBar().addMenu("&Project")
+        self._action(m, "&Import labelled images…", lambda: project_actions.import_folder(self, self.session),
+                     "Ctrl+I", "A folder with one sub-folder per class (good/ or ok/ for OK parts)")
+        self._action(m, "&Add a class…", lambda: project_actions.add_class(self, self.session))
         m = self.menuBar().addMenu("&View")
         for i, title in enumerate(("Live", "Review", "Train", "Models", "Analysis")):
             self._action(m, title, lambda _=False, i=i: self.tabs.setCurrentIndex(i), f"Ctrl+{i + 1}")
@@ -122,9 +128,10 @@ class MainWindow(QMainWindow):
         self.model_label.setText(f"Active model: {active or 'none'}")
         waiting = self.session.project.counts().get("unreviewed", 0)
         self.tabs.setTabText(1, f"Review ({waiting})" if waiting else "Review")
-        names = sorted({t.name for t in self.session.runner.tasks() if t.name in ("train", "embedding", "export")})
-        self.task_label.setText({"train": "Training…", "embedding": "Computing features…",
-                                 "export": "Exporting…"}.get(names[0], "") if names else "")
+        busy = {"train": "Training…", "import": "Importing…", "embedding": "Computing features…",
+                "export": "Exporting…"}
+        names = [t.name for t in self.session.runner.tasks() if t.name in busy]
+        self.task_label.setText(busy[names[0]] if names else "")
 
     # -- geometry -----------------------------------------------------------------------------------------
     def _restore_geometry(self) -> None:

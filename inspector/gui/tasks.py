@@ -167,3 +167,15 @@ def images_task(items: list[tuple[int, Path]], max_side: int):
             out[sample_id] = np.ascontiguousarray(img)
         return out
     return run
+
+
+def import_task(root: Path, src: Path, user: str):
+    """An ImageFolder (one sub-folder per class; good/ok = OK parts) into the project."""
+    def run(progress, cancel):
+        from inspector.core.importer import import_imagefolder
+        from inspector.core.project import Project
+
+        with Project.open(root) as project:
+            return import_imagefolder(project, src, user=user, cancel=cancel,
+                                      progress=lambda d, t: progress(StageProgress("importing images", d, t)))
+    return run

@@ -101,3 +101,30 @@ def test_the_demo_source_inspects_parts_as_they_arrive(window, qtbot):
     assert image_is_not_blank(shot(window, "live_demo_belt"))
     stats = live.live.stats()
     assert stats.frames_read > stats.inspected  # the belt between parts is not inspected
+
+
+def test_a_new_project_gets_classes_and_imported_images(tmp_path, qtbot, qapp):
+    from conftest import error_dialogs
+
+    from inspector.core.synth import write_imagefolder
+    from inspector.gui import project_actions
+
+    write_imagefolder(tmp_path / "parts", 12, seed=2, defect_rate=0.5, size=(64, 64), balanced=True)
+    controller = app_module.Controller(qapp, Preferences(user="Ana"))
+    controller.show_start()
+    from inspector.core.project import Project
+
+    Project.init(tmp_path / "new").close()
+    w = controller.open_project(tmp_path / "new")
+    session = w.session
+    assert project_actions.add_class(w, session, "dent", "defect")
+    assert not project_actions.add_class(w, session, "dent", "ok")  # refused: a dialog says why
+    assert "already exists" in error_dialogs()[-1].text()
+    task = project_actions.import_folder(w, session, tmp_path / "parts")
+    with qtbot.waitSignal(task.finished, timeout=60_000):
+        pass
+    counts = session.project.counts()
+    assert counts["labelled"] == 12 and {"good", "scratch", "dent"} <= set(counts["per_class"])
+    assert w.review_panel.keys.count() == len(session.project.classes())
+    assert w.train_panel.counts.rowCount() == len(session.project.classes())
+    close_window(w, qtbot)
