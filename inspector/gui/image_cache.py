@@ -35,6 +35,10 @@ class ImageCache(QObject):
 
     # -- thumbnails ---------------------------------------------------------------------------------
     def want_thumbs(self, items: list[tuple[int, Path]]) -> None:
+        """Thumbnails of exactly these samples are kept (a shift's flagged parts must not pile up)."""
+        keep = {i for i, _ in items}
+        for i in [i for i in self.icons if i not in keep]:
+            del self.icons[i]
         self._thumb_wanted = [(i, p) for i, p in items if i not in self.icons]
         self._next_thumbs()
 

@@ -263,6 +263,8 @@ class LivePanel(QWidget):
         self.view.set_image(frame.image)
         if r is None:
             self.view.set_banner("waiting for a part", IDLE_COLOR)
+            roi = Roi.parse(self.roi.text().strip() or None)
+            self.view.set_roi(None if roi is None else (roi.x, roi.y, roi.w, roi.h))
             return
         text, color, sub = verdict_banner(r.verdict)
         if frame is not r.frame:
