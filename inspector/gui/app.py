@@ -114,7 +114,11 @@ class Controller(QObject):
         page.set_busy(f"Preparing the demo project in {root} …")
 
         def ready(path) -> None:
-            self.open_project(path)
+            window = self.open_project(path)
+            if window is not None:  # the demo starts inspecting at once: there is nothing to set up
+                window.live_panel.start()
+                window.statusBar().showMessage("Demo: parts the model flags queue on the Review tab — label "
+                                               "them (Space = OK, 1–4 = defects), then press Train.", 30_000)
             if on_ready is not None:
                 on_ready(self.window)
 

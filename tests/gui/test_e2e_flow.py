@@ -71,6 +71,7 @@ def test_start_page_demo_opens_a_trained_project(controller, qtbot):
     assert session.root.parent == Path.home() / "Inspector"
     assert w.live_panel.source.text() == DEMO_SOURCE and w.live_panel.trigger_combo.currentData() == "presence"
     assert session.project.counts()["labelled"] == 12
+    qtbot.waitUntil(lambda: w.live_panel.live.results_seen >= 1, timeout=60_000)  # the demo inspects at once
     close_window(w, qtbot)
 
 
