@@ -200,10 +200,12 @@ class TrainPanel(QWidget):
         self.confusion = ConfusionMatrix()
         self.comparison = ClassComparison()
         cm = QVBoxLayout()
-        cm.addWidget(QLabel("Rows: true class · columns: the model's answer"))
+        caption = QLabel("Rows: true class · columns: the model's answer")
+        caption.setWordWrap(True)
+        cm.addWidget(caption)
         cm.addWidget(self.confusion, 1)
-        tables.addLayout(cm, 2)
-        tables.addWidget(self.comparison, 3)
+        tables.addLayout(cm, 1)
+        tables.addWidget(self.comparison, 2)
         v.addLayout(tables)
         return box
 
