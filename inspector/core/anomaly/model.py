@@ -1,0 +1,325 @@
+"""The anomaly model (PatchCore family): a memory bank of good-part patch features; a patch's score is
+its distance to the nearest bank entry, the image score the peak of the smoothed score map."""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from inspector.core.anomaly.coreset import StreamingCoreset
+from inspector.core.anomaly.features import FeatureRunner, build_extractor, export_onnx, resize_for_scale
+from inspector.core.anomaly.threshold import Calibration
+from inspector.core.errors import ConfigError
+from inspector.core.imageio import decode_image, image_info, read_image_bytes
+from inspector.core.progress import StageProgress
+
+ImageSource = np.ndarray | str | Path
+
+
+@dataclass
+class AnomalyConfig:
+    """Settings of a fit. The defaults were chosen on the Magnetic Tile set (bench/anomaly.py)."""
+
+    stages: tuple[int, ...] = (4, 5)  # EfficientNet-Lite0 stages: stride 16 / 112 ch and stride 32 / 192 ch
+    neighbourhood: int = 3  # k×k averaging of each stage's map (local context, as PatchCore)
+    grid: int = 16  # pixels per patch on the model input
+    norm_std: float = 15.0  # per-image brightness/contrast normalisation; 0 = off
+    # Input scales, as the long side (px) that the median training image gets: every image is then
+    # resized by the same factors, so texture keeps its size whatever the part's shape. Two scales,
+    # one shared bank: each patch is compared at both and the maps averaged.
+    long_sides: tuple[int, ...] = (180, 216)
+    coreset_ratio: float = 0.08  # share of all training patches kept in the bank
+    max_bank: int = 20000  # the bank never holds more entries, however many good images there are
+    pca_dim: int = 96  # bank and queries live in this many principal directions
+    smooth_sigma: float = 2.0  # Gaussian smoothing of the score map, in patches
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        self.stages = tuple(int(s) for s in self.stages)
+        self.long_sides = tuple(int(s) for s in self.long_sides)
+        if not self.long_sides or any(not 32 <= s <= 4096 for s in self.long_sides):
+            raise ConfigError(f"anomaly long_sides {self.long_sides} must be pixel sizes from 32 to 4096")
+        if not 0.0 < self.coreset_ratio <= 1.0:
+            raise ConfigError(f"coreset ratio {self.coreset_ratio} must be in (0, 1] — e.g. 0.08")
+        if self.max_bank < 16 or self.pca_dim < 0 or self.neighbourhood < 1 or self.neighbourhood % 2 == 0:
+            raise ConfigError("anomaly settings out of range: max_bank >= 16, pca_dim >= 0, odd neighbourhood >= 1")
+        if self.smooth_sigma < 0:
+            raise ConfigError(f"smooth_sigma {self.smooth_sigma} must be 0 or more")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["stages"], d["long_sides"] = list(self.stages), list(self.long_sides)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "AnomalyConfig":
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ConfigError(f"unknown anomaly setting(s) {', '.join(unknown)} — allowed: {', '.join(sorted(known))}")
+        return cls(**d)
+
+    def extractor_dict(self) -> dict:
+        return {"stages": list(self.stages), "neighbourhood": self.neighbourhood, "grid": self.grid,
+                "norm_std": self.norm_std}
+
+
+# Named settings. "texture": tuned on Magnetic Tile (surfaces whose defects are regions of odd texture,
+# parts of varying shape and brightness). "detail": small sharp defects on a consistent part (the
+# synthetic flanges): shallower stages on a finer grid, images enlarged, less smoothing.
+PRESETS = {
+    "texture": {},
+    "detail": {"stages": (2, 3), "grid": 8, "long_sides": (256,), "smooth_sigma": 1.0},
+}
+
+
+def preset(name: str = "texture", **overrides) -> AnomalyConfig:
+    if name not in PRESETS:
+        raise ConfigError(f"unknown anomaly preset {name!r} — choose one of {', '.join(PRESETS)}")
+    return AnomalyConfig.from_dict({**PRESETS[name], **{k: v for k, v in overrides.items() if v is not None}})
+
+
+@dataclass
+class AnomalyResult:
+    score: float  # normalized: 0.5 = threshold, ~0.25 = a typical good part (NaN before calibration)
+    raw: float  # the image score in feature-distance units
+    flagged: bool  # raw > threshold
+    map: np.ndarray | None = None  # H×W float32 normalized score per pixel (0.5 = threshold)
+    peak: tuple[int, int] = (0, 0)  # (x, y) of the highest score, in image pixels
+    extra: dict = field(default_factory=dict)
+
+
+def load_source(src: ImageSource, name: str | None = None) -> np.ndarray:
+    if isinstance(src, np.ndarray):
+        return src
+    return decode_image(read_image_bytes(src), name=name or Path(src).name)
+
+
+def source_size(src: ImageSource) -> tuple[int, int]:
+    """(height, width) without decoding the pixels."""
+    if isinstance(src, np.ndarray):
+        return int(src.shape[0]), int(src.shape[1])
+    _, w, h = image_info(read_image_bytes(src))
+    return int(h), int(w)
+
+
+def nearest(q: torch.Tensor, bank: torch.Tensor, bank_sq: torch.Tensor, chunk: int = 2048):
+    """Distance from each row of q to its nearest bank row and that row's index, by the matrix
+    trick ||q||² - 2 q·b + ||b||² in float32, a chunk of queries at a time."""
+    dist = torch.empty(len(q))
+    idx = torch.empty(len(q), dtype=torch.long)
+    for s in range(0, len(q), chunk):
+        qs = q[s:s + chunk]
+        d2 = torch.addmm(bank_sq[None, :], qs, bank.T, alpha=-2.0)
+        m, i = d2.min(1)
+        dist[s:s + chunk] = (m + (qs * qs).sum(1)).clamp_min_(0).sqrt_()
+        idx[s:s + chunk] = i
+    return dist, idx
+
+
+class AnomalyModel:
+    """A fitted bank plus what is needed to score: the feature graph, the input scales, the PCA basis,
+    the threshold calibration and the optional ignore mask."""
+
+    def __init__(self, cfg: AnomalyConfig, *, scales: list[float], ref_side: float, mean: np.ndarray,
+                 basis: np.ndarray, bank: torch.Tensor, coverage: float, runner: FeatureRunner,
+                 bank_ids: torch.Tensor | None = None, onnx: bytes | None = None,
+                 calibration: Calibration | None = None, ignore_mask: np.ndarray | None = None,
+                 info: dict | None = None):
+        self.cfg = cfg
+        self.scales = [float(s) for s in scales]
+        self.ref_side = float(ref_side)
+        self.mean = torch.from_numpy(np.ascontiguousarray(mean, np.float32))
+        self.basis = torch.from_numpy(np.ascontiguousarray(basis, np.float32))
+        self.coverage = float(coverage)  # distance below which a good patch counts as already known
+        self.runner = runner
+        self.onnx = onnx
+        self.calibration = calibration
+        self.ignore_mask = ignore_mask
+        self.info = dict(info or {})
+        self.version: str | None = None  # set when loaded from a model version
+        self.set_bank(bank, bank_ids)
+
+    def set_bank(self, bank: torch.Tensor, ids: torch.Tensor | None = None) -> None:
+        """ids: where each entry came from (the training image index; -1 = unknown or added later)."""
+        self.bank = bank.contiguous().float()
+        self.bank_sq = (self.bank * self.bank).sum(1)
+        self.bank_ids = ids.to(torch.int32) if ids is not None else torch.full((len(bank),), -1, dtype=torch.int32)
+
+    # -- features ------------------------------------------------------------------------------------
+    def project(self, rows: np.ndarray | torch.Tensor) -> torch.Tensor:
+        x = torch.as_tensor(rows, dtype=torch.float32)
+        return (x - self.mean) @ self.basis
+
+    def features(self, img: np.ndarray) -> list[np.ndarray]:
+        """Per scale: the extractor's D×h×w patch features."""
+        return [self.runner(resize_for_scale(img, s)) for s in self.scales]
+
+    def patches(self, img: np.ndarray, feats: list[np.ndarray] | None = None) -> list[tuple[torch.Tensor, tuple[int, int]]]:
+        """Per scale: projected patch features (h·w × dim) and the grid shape (h, w)."""
+        out = []
+        for f in feats if feats is not None else self.features(img):
+            d, h, w = f.shape
+            out.append((self.project(f.reshape(d, h * w).T), (h, w)))
+        return out
+
+    def pixel_mask(self, image_hw: tuple[int, int]) -> np.ndarray | None:
+        """The ignore mask stretched to an image of this (height, width), as booleans."""
+        if self.ignore_mask is None:
+            return None
+        m = self.ignore_mask
+        if m.shape != tuple(image_hw):
+            m = cv2.resize(m, (int(image_hw[1]), int(image_hw[0])), interpolation=cv2.INTER_NEAREST)
+        return m > 0
+
+    def cell_mask(self, shape: tuple[int, int], image_hw: tuple[int, int]) -> np.ndarray | None:
+        """Boolean h×w grid of the cells that the ignore mask covers by half or more."""
+        m = self.pixel_mask(image_hw)
+        if m is None:
+            return None
+        frac = cv2.resize(m.astype(np.float32), (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+        return frac >= 0.5
+
+    # -- scoring -------------------------------------------------------------------------------------
+    def raw_map(self, parts, image_hw: tuple[int, int], exclude: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """The smoothed patch-distance map on the first scale's grid, and the ignored cells there.
+        exclude: leave out the bank entries that came from this training image (leave-one-out)."""
+        bank_sq = self.bank_sq
+        if exclude is not None:
+            bank_sq = torch.where(self.bank_ids == exclude, torch.tensor(float("inf")), bank_sq)
+        h0, w0 = parts[0][1]
+        acc = np.zeros((h0, w0), np.float32)
+        for q, (h, w) in parts:
+            d = nearest(q, self.bank, bank_sq)[0].numpy().reshape(h, w)
+            acc += d if (h, w) == (h0, w0) else cv2.resize(d, (w0, h0), interpolation=cv2.INTER_LINEAR)
+        acc /= len(parts)
+        ignored = self.cell_mask((h0, w0), image_hw)
+        if ignored is not None and ignored.any():
+            # Ignored cells take the typical level of the rest before smoothing, so a defect under the
+            # mask cannot leak into its neighbours through the blur.
+            acc[ignored] = float(np.median(acc[~ignored])) if (~ignored).any() else 0.0
+        if self.cfg.smooth_sigma > 0:
+            acc = cv2.GaussianBlur(acc, (0, 0), self.cfg.smooth_sigma)
+        return acc, ignored
+
+    def score(self, img: np.ndarray, *, with_map: bool = False) -> AnomalyResult:
+        """Score one RGB (or grey) image; with_map adds the image-sized anomaly map."""
+        img = _rgb(img)
+        return self.score_features(self.features(img), img.shape[:2], with_map=with_map)
+
+    def score_features(self, feats: list[np.ndarray], image_hw: tuple[int, int], *, with_map: bool = False,
+                       exclude: int | None = None) -> AnomalyResult:
+        """Score from features() already computed for an image of size image_hw (height, width)."""
+        grid, ignored = self.raw_map(self.patches(None, feats), image_hw, exclude)
+        valid = grid if ignored is None or not (~ignored).any() else np.where(ignored, -np.inf, grid)
+        k = int(np.argmax(valid))
+        raw = float(valid.flat[k])
+        gy, gx = divmod(k, grid.shape[1])
+        h, w = int(image_hw[0]), int(image_hw[1])
+        peak = (int((gx + 0.5) * w / grid.shape[1]), int((gy + 0.5) * h / grid.shape[0]))
+        cal = self.calibration
+        score = cal.normalize(raw) if cal is not None else float("nan")
+        flagged = cal.flagged(raw) if cal is not None else False
+        heat = None
+        if with_map:
+            full = cv2.resize(grid, (w, h), interpolation=cv2.INTER_LINEAR)
+            heat = (cal.normalize(full) if cal is not None else full / max(raw, 1e-6)).astype(np.float32)
+            if self.ignore_mask is not None:
+                heat[self.pixel_mask((h, w))] = 0.0
+        return AnomalyResult(score, raw, flagged, heat, peak)
+
+    def raw_scores(self, images: Sequence[ImageSource], cancel=None, progress=None) -> np.ndarray:
+        out = []
+        for i, src in enumerate(images):
+            if cancel is not None:
+                cancel.check()
+            out.append(self.score(load_source(src)).raw)
+            if progress is not None:
+                progress(i + 1, len(images))
+        return np.asarray(out, np.float64)
+
+    @property
+    def bank_bytes(self) -> int:
+        return int(self.bank.numel() * 4)
+
+
+def _rgb(img: np.ndarray) -> np.ndarray:
+    if img.ndim == 2:
+        return np.repeat(img[:, :, None], 3, axis=2)
+    if img.shape[2] == 1:
+        return np.repeat(img, 3, axis=2)
+    return img[:, :, :3]
+
+
+def pca_basis(mean: np.ndarray, cov: np.ndarray, dim: int) -> np.ndarray:
+    """Top `dim` principal directions (D×dim), or the identity when dim is 0 or not smaller than D."""
+    d = cov.shape[0]
+    if dim <= 0 or dim >= d:
+        return np.eye(d, dtype=np.float32)
+    vals, vecs = np.linalg.eigh(cov)
+    return np.ascontiguousarray(vecs[:, ::-1][:, :dim], np.float32)
+
+
+def fit_model(train: Sequence[ImageSource], cfg: AnomalyConfig | None = None, *,
+              sizes: Sequence[tuple[int, int]] | None = None, ignore_mask: np.ndarray | None = None,
+              loo_images: int = 0, progress: Callable | None = None, cancel=None) -> AnomalyModel:
+    """Fit a bank on good images (arrays or files). sizes: their (height, width) when known, which
+    spares reading headers. The model comes back without calibration (see threshold.calibrate).
+
+    loo_images > 0: that many training images (a seeded pick) are also scored leave-one-out, against
+    the bank without the entries that came from them; model.info["loo_scores"] holds the scores, a
+    stand-in for held-out good images when there are too few of those."""
+    cfg = cfg or AnomalyConfig()
+    progress = progress or (lambda e: None)
+    if len(train) == 0:
+        raise ConfigError("no good images to fit on — label some parts with an ok-kind class first")
+    t0 = time.perf_counter()
+    sizes = list(sizes) if sizes is not None else [source_size(s) for s in train]
+    ref_side = float(np.median([max(h, w) for h, w in sizes]))
+    scales = [s / ref_side for s in cfg.long_sides]
+    torch_model = build_extractor(cfg.extractor_dict())
+    onnx = export_onnx(torch_model)
+    runner = FeatureRunner(onnx)
+    dim = torch_model.dim
+    stream = StreamingCoreset(dim, cfg.coreset_ratio, max_size=cfg.max_bank, seed=cfg.seed)
+    # a throwaway model object gives the same resize and mask handling as scoring
+    probe = AnomalyModel(cfg, scales=scales, ref_side=ref_side, mean=np.zeros(dim), basis=np.eye(dim),
+                         bank=torch.zeros(1, dim), coverage=0.0, runner=runner, ignore_mask=ignore_mask)
+    loo_pick = set(np.random.default_rng(cfg.seed).permutation(len(train))[:loo_images].tolist())
+    kept: dict[int, tuple[tuple[int, int], list[np.ndarray]]] = {}
+    for i, src in enumerate(train):
+        if cancel is not None:
+            cancel.check()
+        img = _rgb(load_source(src))
+        feats = probe.features(img)
+        for f in feats:
+            d, h, w = f.shape
+            rows = f.reshape(d, h * w).T
+            ignored = probe.cell_mask((h, w), img.shape[:2])
+            if ignored is not None:
+                rows = rows[~ignored.ravel()]
+            stream.add(rows, i, cancel)
+        if i in loo_pick:
+            kept[i] = (img.shape[:2], feats)
+        progress(StageProgress("computing patch features", i + 1, len(train)))
+    progress(StageProgress("choosing the memory bank", 0, 1))
+    chosen, ids = stream.finish(cancel)
+    mean, cov = stream.mean_and_cov()
+    basis = pca_basis(mean, cov, cfg.pca_dim)
+    model = AnomalyModel(cfg, scales=scales, ref_side=ref_side, mean=mean, basis=basis, bank=torch.zeros(1, 1),
+                         coverage=0.0, runner=runner, onnx=onnx, ignore_mask=ignore_mask)
+    model.set_bank(model.project(chosen), ids)
+    # How closely the bank covers good patches: the 99th percentile over a uniform sample of them.
+    sample = model.project(stream.sampled())
+    model.coverage = float(np.quantile(nearest(sample, model.bank, model.bank_sq)[0].numpy(), 0.99)) if len(sample) else 0.0
+    model.info = {"train_images": len(train), "train_patches": stream.total, "bank_size": int(len(chosen)),
+                  "fit_bank_s": round(time.perf_counter() - t0, 3)}
+    if kept:
+        model.info["loo_scores"] = [model.score_features(feats, hw, exclude=i).raw for i, (hw, feats) in sorted(kept.items())]
+    progress(StageProgress("choosing the memory bank", 1, 1))
+    return model
