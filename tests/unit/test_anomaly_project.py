@@ -1,0 +1,126 @@
+"""A project's anomaly model end to end: fit from labelled good parts, save and verify through the
+registry, "this part is OK" as a new undoable version with golden-set counts, a corrupt bank refused,
+and the live-pipeline and GUI hooks."""
+import numpy as np
+import pytest
+
+from inspector.core.anomaly import gui_backend, live_runner
+from inspector.core.anomaly.accept import propose_accept
+from inspector.core.anomaly.fitting import fit_project
+from inspector.core.anomaly.model import preset
+from inspector.core.anomaly.store import BANK_FILE, load_model, load_model_dir
+from inspector.core.errors import ModelError
+from inspector.core.imageio import encode_png
+from inspector.core.project import Project
+from inspector.core.registry import ModelRegistry
+from inspector.core.synth import SyntheticLine
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    root = tmp_path_factory.mktemp("anomaly") / "proj"
+    line = SyntheticLine(size=(128, 128), seed=11)
+    p = Project.init(root)
+    p.add_class("good", "ok")
+    for d in ("scratch", "crack"):
+        p.add_class(d, "defect")
+    for i in range(84):
+        p.add_image(encode_png(line.part(i, "good").image), source=f"good{i}", label="good", user="t")
+    golden = []
+    for i, label in enumerate(["good"] * 6 + ["scratch", "crack"] * 3):
+        golden.append(p.add_image(encode_png(line.part(500 + i, label).image), source=f"g{i}", label=label,
+                                  user="t").sample_id)
+    for sid in golden:
+        p.set_split(sid, "golden", "t")
+    p.add_image(encode_png(line.part(900, "good").image), source="new")  # unreviewed
+    out = fit_project(p, frr=0.05, config=preset("detail"), user="t")
+    yield p, line, out
+    p.close()
+
+
+def test_fit_saves_an_active_verified_version_with_its_calibration(fitted):
+    p, line, out = fitted
+    reg = ModelRegistry(p)
+    mv = reg.verify(out.version.version)
+    assert mv.kind == "anomaly" and mv.active and reg.active("anomaly").version == mv.version
+    assert set(mv.files) == {"config.json", BANK_FILE, "features.onnx"}
+    cfg = reg.read_config(mv.version)
+    val = p.samples(status="labelled", split="val", kind="ok")
+    assert len(cfg["calibration"]["scores"]) == len(val) >= 5  # the good validation scores, for a histogram
+    assert cfg["calibration"]["threshold"] == out.threshold and cfg["bank"]["entries"] == out.bank_size
+    assert out.train_images == len(p.samples(status="labelled", split="train", kind="ok"))
+    model = load_model(reg)
+    assert model.score(line.part(700, "crack").image).flagged
+    assert not model.score(line.part(701, "good").image).flagged
+
+
+def test_accept_lowers_the_part_under_the_threshold_and_rollback_undoes_it(fitted):
+    p, line, out = fitted
+    reg = ModelRegistry(p)
+    part = next(line.part(i, "scratch") for i in range(800, 820) if load_model(reg).score(line.part(i, "scratch").image).flagged)
+    proposal = propose_accept(p, None, [part.image], names=["flagged part"])
+    before, after = proposal.parts[0]["before"], proposal.parts[0]["after"]
+    assert before["flagged"] and before["score"] > 0.5
+    assert not after["flagged"] and after["score"] < 0.5 and proposal.added > 0
+    gb, ga = proposal.golden_before, proposal.golden_after
+    assert (gb.good, gb.defect) == (ga.good, ga.defect) == (6, 6)
+    assert ga.false_rejects <= gb.false_rejects  # a bigger bank never raises a good part's score
+    assert reg.list() and len(reg.list()) == 1  # nothing saved by a proposal
+    v2 = proposal.save(p, user="ana")
+    assert v2.active and v2.parent == out.version.version
+    assert load_model(reg).bank.shape[0] == out.bank_size + proposal.added
+    assert not load_model(reg).score(part.image).flagged
+    assert reg.rollback("ana").version == out.version.version
+    assert load_model(reg).score(part.image).flagged
+
+
+def test_a_corrupt_bank_is_refused_with_a_clear_error(fitted, tmp_path):
+    p, line, out = fitted
+    reg = ModelRegistry(p)
+    bank = out.version.path / BANK_FILE
+    good = bank.read_bytes()
+    config = reg.read_config(out.version.version)
+    try:
+        data = bytearray(good)
+        data[len(data) // 2] ^= 0xFF
+        bank.write_bytes(bytes(data))
+        with pytest.raises(ModelError, match=r"bank\.safetensors is corrupt"):
+            load_model(reg, out.version.version)
+    finally:
+        bank.write_bytes(good)
+    # a folder used without the registry's hash check still refuses a damaged bank
+    copy = tmp_path / "v"
+    copy.mkdir()
+    for f in out.version.path.iterdir():
+        (copy / f.name).write_bytes(f.read_bytes())
+    (copy / BANK_FILE).write_bytes(good[: len(good) // 3])
+    with pytest.raises(ModelError, match="unreadable") as e:
+        load_model_dir(copy, config)
+    assert "\n" not in str(e.value)
+    (copy / BANK_FILE).write_bytes(good)
+    config["bank"]["entries"] += 1
+    with pytest.raises(ModelError, match="does not match"):
+        load_model_dir(copy, config)
+
+
+def test_live_and_gui_hooks(fitted):
+    p, line, out = fitted
+    reg = ModelRegistry(p)
+    version = reg.active("anomaly").version
+    runner = live_runner(reg.get(version).path, reg.read_config(version))
+    runner.warm_up(1)
+    crack, good = line.part(710, "crack").image, line.part(711, "good").image
+    v_bad, v_good = runner.infer([crack, good])
+    assert not v_bad.ok and v_bad.score > 0.5 and v_bad.heatmap.shape == crack.shape[:2]
+    assert v_good.ok and v_good.score < 0.5 and v_bad.model_version == version
+    backend = gui_backend()
+    assert backend.active_version(p) == version
+    sid = p.samples(status="unreviewed")[0].id
+    [(score, heat)] = backend.score(p.root, version, [sid])
+    assert 0 <= score <= 1 and heat.shape == (128, 128)
+    h = backend.histogram(p.root, version)
+    assert h.good.sum() == len(p.samples(status="labelled", split="val", kind="ok")) and len(h.edges) == 41
+    golden_id = p.samples(split="golden", label="good")[0].id
+    pv = backend.preview_ok(p.root, version, golden_id)
+    assert pv.golden_total == 12 and pv.false_alarms_after <= pv.false_alarms_before
+    assert np.isfinite([pv.escapes_before, pv.escapes_after]).all()
