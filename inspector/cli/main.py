@@ -116,7 +116,11 @@ def cmd_train(args) -> int:
 
 
 def cmd_eval(args) -> int:
+    from inspector.cli import anomaly_cmds
     from inspector.core.evaluation import evaluate_version
+
+    if anomaly_cmds.eval_is_anomaly(args):
+        return anomaly_cmds.cmd_eval(args)
 
     with _open_project(args.project) as p:
         m = evaluate_version(p, args.model, args.data, backend=args.backend)
@@ -130,12 +134,16 @@ def cmd_eval(args) -> int:
 
 
 def cmd_predict(args) -> int:
+    from inspector.cli import anomaly_cmds
     from inspector.core.errors import ImageDecodeError
     from inspector.core.imageio import decode_image, read_image_bytes
     from inspector.core.predictor import Predictor
     from inspector.core.registry import ModelRegistry
     from inspector.core.training import require_classifier
 
+    route = anomaly_cmds.predict_route(args)
+    if route is not None:
+        return anomaly_cmds.cmd_predict(args, combined=route == "combined")
     with _open_project(args.project) as p:
         reg = ModelRegistry(p)
         mv = require_classifier(reg, args.model)
@@ -196,6 +204,8 @@ def cmd_demo(args) -> int:
 
 # -- the parser ---------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
+    from inspector.cli import anomaly_cmds
+
     ap = argparse.ArgumentParser(prog="inspector", description="Deep-learning inspection workstation")
     ap.add_argument("--version", action="version", version=f"inspector {__version__}")
     ap.add_argument("--self-test", nargs="?", const="all", choices=("all", "window"), metavar="PART",
@@ -259,17 +269,23 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--user")
     sp.add_argument("--quiet", action="store_true")
 
-    sp = add("eval", cmd_eval, "accuracy, per-class precision/recall and confusion matrix")
+    sp = add("eval", cmd_eval, "accuracy, per-class precision/recall and confusion matrix; on an anomaly model: "
+                               "image and pixel AUROC, false-reject and escape rates")
     sp.add_argument("--project", required=True)
     sp.add_argument("--model")
-    sp.add_argument("--data", help="an ImageFolder outside the project (default: the validation split)")
+    sp.add_argument("--data", help="an ImageFolder outside the project (default: the validation split); "
+                                   + anomaly_cmds.EVAL_DATA_HELP)
+    sp.add_argument("--good", action="append", metavar="FOLDER", help="anomaly models: a folder of good parts "
+                                                                       "(repeatable; default good, ok)")
     sp.add_argument("--backend", choices=("auto", "onnx", "torch"), default="auto")
 
-    sp = add("predict", cmd_predict, "classify images")
+    sp = add("predict", cmd_predict, "classify images; with an active anomaly model: verdict, anomaly score and "
+                                     "(from the active classifier) the defect type")
     sp.add_argument("images", nargs="+")
     sp.add_argument("--project", required=True)
     sp.add_argument("--model")
     sp.add_argument("--backend", choices=("auto", "onnx", "torch"), default="auto")
+    sp.add_argument("--heatmap", metavar="DIR", help="anomaly models: write a PNG overlay per image into DIR")
 
     sp = add("models", cmd_models, "list, activate, roll back or delete model versions")
     sp.add_argument("action", choices=("list", "activate", "rollback", "delete"))
@@ -280,6 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
     from inspector.cli.live_cmds import add_commands as add_live_commands
 
     add_live_commands(add)
+
+    anomaly_cmds.add_parser(sub)
 
     sp = add("demo", cmd_demo, "open the application on a fresh demo project fed by synthetic://line")
     sp.add_argument("--dir", help="where to create the demo project (default: a fresh folder in ~/Inspector)")
