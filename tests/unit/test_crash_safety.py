@@ -36,6 +36,7 @@ def _load_worker():
 def _run(project_dir: Path, start: int, kill_after: float | None, wait_ready: bool, log: Path) -> list[str]:
     """Run the worker from plan step `start`; kill it kill_after seconds after it is ready (or after start)."""
     with open(log, "ab") as err:
+        t0 = time.monotonic()
         proc = subprocess.Popen([sys.executable, str(WORKER), str(project_dir), str(start)],
                                 stdout=subprocess.PIPE, stderr=err)
         try:
@@ -45,6 +46,7 @@ def _run(project_dir: Path, start: int, kill_after: float | None, wait_ready: bo
                 return out.decode().splitlines()
             if wait_ready:
                 lines.append(proc.stdout.readline().decode())
+                _run.startup_s = time.monotonic() - t0
             time.sleep(kill_after)
             proc.send_signal(signal.SIGKILL)
             proc.wait(10)
@@ -126,22 +128,34 @@ def test_sigkill_during_adds_never_corrupts_the_project(tmp_path):
     worker = _load_worker()
     plan = worker.make_plan()
     hashes = [hashlib.sha256(worker.image_bytes(i)).hexdigest() for i in range(worker.N_IMAGES)]
-    project_dir = tmp_path / "proj"
-    with Project.init(project_dir) as p:
-        p.add_class("good", "ok")
-        p.add_class("scratch")
-        p.add_class("dent")
     rng = random.Random(20240607)
-    returned: dict[int, tuple[int, str]] = {}
-    last_step = -1
     sites: Counter[str] = Counter()
     kills = 0
+    rounds = 0
+    rate = None  # plan steps per second once the worker is ready, measured from killed runs
+    _run.startup_s = 1.0
     t0 = time.monotonic()
+    finished = True
     while True:
+        if finished:  # a fresh project; a fast machine may finish the plan before enough kills landed
+            rounds += 1
+            project_dir = tmp_path / f"proj{rounds}"
+            with Project.init(project_dir) as p:
+                p.add_class("good", "ok")
+                p.add_class("scratch")
+                p.add_class("dent")
+            returned: dict[int, tuple[int, str]] = {}
+            last_step = -1
         mid_add = sites["writing image file"] + sites["file placed, row not committed"]
         killing = kills < MIN_KILLS or (mid_add < MIN_MID_ADD and kills < MAX_KILLS)
         wait_ready = rng.random() < 0.85  # now and then kill while the child is still starting or opening
-        delay = rng.uniform(0.0, 0.25) if wait_ready else rng.uniform(0.05, 1.5)
+        # Spread the kills over the plan whatever the machine's speed: each run may do a fraction of what is left.
+        needed = max(MIN_KILLS - kills, 0) + max(MIN_MID_ADD - mid_add, 0) + 1
+        cap = 0.25
+        if rate:
+            cap = min(cap, max(0.01, (len(plan) - last_step - 1) / (2 * needed) / rate))
+        delay = rng.uniform(0.0, cap) if wait_ready else rng.uniform(0.05, _run.startup_s + cap)
+        start_step = last_step
         lines = _run(project_dir, last_step + 1, delay if killing else None, wait_ready, tmp_path / "worker.log")
         finished = "done" in lines
         for line in lines:
@@ -155,13 +169,17 @@ def test_sigkill_during_adds_never_corrupts_the_project(tmp_path):
                     assert parts[3] == hashes[plan[step][1]]
         if killing and not finished:
             kills += 1
+            if wait_ready and delay > 0.02:
+                run_rate = (last_step - start_step) / delay
+                rate = run_rate if rate is None else max(rate, run_rate)
             sites[_kill_site(project_dir, plan, last_step, hashes)] += 1
         _verify(project_dir, plan, hashes, returned, last_step, finished)
-        if finished:
+        if finished and not killing:
             break
-        assert killing, f"worker failed without being killed:\n{(tmp_path / 'worker.log').read_text()[-2000:]}"
+        assert killing or finished, f"worker failed without being killed:\n{(tmp_path / 'worker.log').read_text()[-2000:]}"
     elapsed = time.monotonic() - t0
-    print(f"\n{kills} kills in {elapsed:.1f}s over {len(plan)} steps; where they landed: {dict(sites)}")
+    print(f"\n{kills} kills in {elapsed:.1f}s over {len(plan)} steps, {rounds} round(s); "
+          f"where they landed: {dict(sites)}")
     assert last_step == len(plan) - 1
     assert kills >= MIN_KILLS
     assert sites["writing image file"] + sites["file placed, row not committed"] >= MIN_MID_ADD, dict(sites)
