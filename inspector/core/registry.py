@@ -128,7 +128,7 @@ class ModelRegistry:
 
     # -- reading -------------------------------------------------------------------------------
     def list(self, kind: str | None = None) -> list[ModelVersion]:
-        active = self.active_version()
+        active = set(self.active_versions().values())
         rows = self.db.execute("SELECT version, kind, created_at, files, summary, parent FROM models"
                                + (" WHERE kind=?" if kind else "") + " ORDER BY seq", (kind,) if kind else ())
         return [self._row(r, active) for r in rows]
@@ -139,11 +139,11 @@ class ModelRegistry:
         if r is None:
             known = ", ".join(v.version for v in self.list()) or "none yet"
             raise ModelError(f"model {version!r} does not exist in this project — known versions: {known}")
-        return self._row(r, self.active_version())
+        return self._row(r, set(self.active_versions().values()))
 
-    def _row(self, r, active) -> ModelVersion:
+    def _row(self, r, active: set[str]) -> ModelVersion:
         return ModelVersion(r[0], r[1], r[2], json.loads(r[3]), json.loads(r[4]), r[5], self.root / r[0],
-                            r[0] == active)
+                            r[0] in active)
 
     def verify(self, version: str) -> ModelVersion:
         """Check every file against the hashes recorded when it was saved."""
@@ -161,11 +161,26 @@ class ModelRegistry:
         mv = self.verify(version)
         return json.loads((mv.path / "config.json").read_text(encoding="utf-8"))
 
-    # -- the active version ------------------------------------------------------------------------
+    # -- the active versions: one per kind -------------------------------------------------------------
+    # A project may have an active classifier and an active anomaly model at once: on the line the
+    # anomaly model decides OK / NG and the classifier names the defect type (see line_version).
     def active_version(self) -> str | None:
+        """The version activated last, of any kind."""
         r = self.db.execute("SELECT a.version FROM model_activations a JOIN models m ON m.version = a.version "
                             "ORDER BY a.id DESC LIMIT 1").fetchone()
         return r[0] if r else None
+
+    def active_versions(self) -> dict[str, str]:
+        """{kind: its active version}: per kind, the version activated last."""
+        rows = self.db.execute("SELECT m.kind, a.version FROM model_activations a JOIN models m ON m.version = a.version "
+                               "ORDER BY a.id").fetchall()
+        return {kind: version for kind, version in rows}
+
+    def line_version(self) -> str | None:
+        """What the live line runs: the active anomaly model when there is one (with the active classifier,
+        if any, naming the defect type), else the active classifier."""
+        active = self.active_versions()
+        return active.get("anomaly") or active.get("classifier") or self.active_version()
 
     def active(self, kind: str | None = None) -> ModelVersion | None:
         """The active model; with kind, the most recently activated version of that kind."""
@@ -181,17 +196,20 @@ class ModelRegistry:
                             (version, time.time(), user))
         return self.get(version)
 
-    def rollback(self, user: str | None = None) -> ModelVersion:
-        """Activate the version that was active before the current one."""
-        current = self.active_version()
+    def rollback(self, user: str | None = None, kind: str | None = None) -> ModelVersion:
+        """Activate the version of this kind (default: the kind activated last) that was active before
+        the current one."""
+        current = self.active(kind)
         if current is None:
-            raise ModelError("no model is active, so there is nothing to roll back — activate a version first")
+            what = f"no {kind} model" if kind else "no model"
+            raise ModelError(f"{what} is active, so there is nothing to roll back — activate a version first")
         rows = self.db.execute("SELECT a.version FROM model_activations a JOIN models m ON m.version = a.version "
-                               "ORDER BY a.id DESC").fetchall()
+                               "WHERE m.kind=? ORDER BY a.id DESC", (current.kind,)).fetchall()
         for (v,) in rows:
-            if v != current:
+            if v != current.version:
                 return self.activate(v, user)
-        raise ModelError(f"{current} is the only version ever activated — there is no earlier one to roll back to")
+        raise ModelError(f"{current.version} is the only {current.kind} version ever activated — "
+                         "there is no earlier one to roll back to")
 
     def delete(self, version: str) -> None:
         mv = self.get(version)

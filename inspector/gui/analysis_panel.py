@@ -134,7 +134,7 @@ class AnalysisPanel(QWidget):
     # -- versions and curves ------------------------------------------------------------------------------
     def refresh_versions(self) -> None:
         current = self.version.currentData()
-        active = self.session.registry.active_version()
+        active = self.session.registry.active_versions().get("classifier")
         self.version.blockSignals(True)
         self.version.clear()
         for mv in reversed(self.session.registry.list("classifier")):

@@ -29,10 +29,11 @@ def verdict_banner(v) -> tuple[str, str, str]:
         text, color = "OK", OK_COLOR
     else:
         text, color = (f"NG · {v.label}" if v.label else "NG"), NG_COLOR
-    if v.label is not None and v.confidence is not None:
-        sub = f"{v.label} {100 * v.confidence:.0f} % · model {v.model_version}"
-    else:
-        sub = f"anomaly score {v.score:.2f} · model {v.model_version}"
+    anomaly = v.heatmap is not None or v.label is None  # the anomaly model decided (maybe with a classifier)
+    parts = [f"anomaly score {v.score:.2f}"] if anomaly else []
+    if v.label is not None and v.confidence is not None and not (anomaly and v.ok):
+        parts.append(f"{v.label} {100 * v.confidence:.0f} %")
+    sub = " · ".join(parts + [f"model {v.model_version}"])
     return text, color, sub
 
 
@@ -200,7 +201,7 @@ class LivePanel(QWidget):
     def start(self) -> None:
         if self.live.running or self.live.busy:
             return
-        if self.session.registry.active_version() is None:
+        if self.session.registry.line_version() is None:
             show_error(self, "There is no active model yet — label some parts and train one on the Train tab.")
             return
         try:

@@ -112,6 +112,7 @@ class MainWindow(QMainWindow):
         self.user_label = QLabel(f"Inspector: {self.session.user}")
         self.task_label = QLabel()
         for w in (self.task_label, self.model_label, self.user_label):
+            w.setContentsMargins(10, 0, 10, 0)
             self.statusBar().addPermanentWidget(w)
 
     def show_shortcuts(self) -> None:
@@ -127,8 +128,11 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentWidget(self.panels[name])
 
     def _update_status(self) -> None:
-        active = self.session.registry.active_version()
-        self.model_label.setText(f"Active model: {active or 'none'}")
+        actives = self.session.registry.active_versions()
+        if len(actives) > 1:
+            self.model_label.setText(f"Line: anomaly {actives['anomaly']} + classifier {actives['classifier']}")
+        else:
+            self.model_label.setText(f"Active model: {next(iter(actives.values()), 'none')}")
         waiting = self.session.project.counts().get("unreviewed", 0)
         self.tabs.setTabText(1, f"Review ({waiting})" if waiting else "Review")
         busy = {"train": "Training…", "import": "Importing…", "embedding": "Computing features…",

@@ -104,8 +104,12 @@ class ModelsPanel(QWidget):
                     it.setFont(bold)
                     it.setBackground(QColor(30, 142, 62, 40))
                 self.table.setItem(r, c, it)
-        active = self.session.registry.active_version()
-        self.note.setText(f"{len(versions)} version(s). Active: {active or 'none — train one on the Train tab'}.")
+        actives = self.session.registry.active_versions()
+        active = self.session.registry.line_version()
+        shown = ", ".join(f"{v} ({k})" for k, v in sorted(actives.items()))
+        self.note.setText(f"{len(versions)} version(s). Active: {shown or 'none — train one on the Train tab'}."
+                          + (" On the line the anomaly model decides OK / NG and the classifier names the defect."
+                             if len(actives) > 1 else ""))
         if keep or active:
             self.select(keep or active)
         self._update_buttons()
@@ -151,11 +155,11 @@ class ModelsPanel(QWidget):
     def _update_buttons(self) -> None:
         v = self.selected_version()
         self._show_details(v)
-        active = self.session.registry.active_version()
-        self.activate_btn.setEnabled(bool(v) and v != active)
+        active = set(self.session.registry.active_versions().values())
+        self.activate_btn.setEnabled(bool(v) and v not in active)
         self.export_btn.setEnabled(bool(v))
-        self.delete_btn.setEnabled(bool(v) and v != active)
-        self.rollback_btn.setEnabled(active is not None)
+        self.delete_btn.setEnabled(bool(v) and v not in active)
+        self.rollback_btn.setEnabled(bool(active))
 
     def _guard(self, fn, *args) -> bool:
         try:
@@ -172,7 +176,9 @@ class ModelsPanel(QWidget):
 
     def rollback(self) -> None:
         def go():
-            mv = self.session.registry.rollback(self.session.user)
+            v = self.selected_version()  # roll back the selected version's kind (else the kind activated last)
+            kind = self.session.registry.get(v).kind if v else None
+            mv = self.session.registry.rollback(self.session.user, kind)
             self.session.models_changed.emit()
             self.session.message.emit(f"Rolled back: {mv.version} is active again")
         self._guard(go)

@@ -179,3 +179,45 @@ def import_task(root: Path, src: Path, user: str):
             return import_imagefolder(project, src, user=user, cancel=cancel,
                                       progress=lambda d, t: progress(StageProgress("importing images", d, t)))
     return run
+
+
+@dataclass(frozen=True)
+class AnomalyFitSummary:
+    version: str
+    active: bool
+    wall_s: float
+    train_images: int
+    bank_size: int
+    frr_target: float
+    calibration_source: str
+    metrics: dict | None  # evaluate_anomaly on the labelled validation split (None: nothing labelled there)
+
+
+def anomaly_fit_summary(root: str, preset_name: str, frr: float, user: str, *, progress, cancel) -> AnomalyFitSummary:
+    """Fit an anomaly model on the good parts, then check it on the labelled validation parts."""
+    from inspector.core.anomaly.evaluate import evaluate_anomaly
+    from inspector.core.anomaly.fitting import fit_project
+    from inspector.core.anomaly.model import preset
+    from inspector.core.errors import ConfigError
+    from inspector.core.project import Project
+
+    with Project.open(root) as project:
+        out = fit_project(project, frr=frr, config=preset(preset_name), user=user, progress=progress, cancel=cancel)
+        progress(StageProgress("checking the validation parts", 0, 1))
+        try:
+            metrics = evaluate_anomaly(project, out.version.version, cancel=cancel)
+        except ConfigError:  # no labelled validation parts yet
+            metrics = None
+        progress(StageProgress("checking the validation parts", 1, 1))
+        return AnomalyFitSummary(out.version.version, out.version.active, out.fit_s, out.train_images, out.bank_size,
+                                 frr, out.calibration_source, metrics)
+
+
+def anomaly_fit_task(root: Path, preset_name: str, frr: float, user: str):
+    """In a child process, like training: the fit exports the feature graph to ONNX (holds the GIL)."""
+    def run(progress, cancel) -> AnomalyFitSummary:
+        from inspector.gui.child_process import run_in_process
+
+        return run_in_process("inspector.gui.tasks:anomaly_fit_summary", (str(root), preset_name, float(frr), user),
+                              progress, cancel)
+    return run

@@ -15,11 +15,28 @@ from inspector.core.progress import BatchProgress, EpochEnd, StageProgress
 from inspector.core.train_config import OPTIMIZERS, load_presets, preset
 from inspector.gui.logs import show_error
 from inspector.gui.metrics_view import ClassComparison, ConfusionMatrix
-from inspector.gui.tasks import TrainSummary, train_task
+from inspector.gui.tasks import AnomalyFitSummary, TrainSummary, anomaly_fit_task, train_task
 from inspector.gui.train_plots import TrainingPlots
 
 MIN_PER_CLASS = 10  # below this a class is flagged: the model will hardly learn it
 NO_AUGMENT = dict(hflip=False, vflip=False, rotate_deg=0, shift=0, brightness=0, contrast=0)
+
+
+def anomaly_confusion(m: dict) -> dict:
+    """evaluate_anomaly's counts as a 2×2 matrix for the confusion table: rows true OK / NG, columns the verdict."""
+    good, bad, fr, esc = m["good"], m["defect"], m["false_rejects"], m["escapes"]
+    return {"classes": ["OK", "NG"], "confusion_matrix": [[good - fr, fr], [esc, bad - esc]]}
+
+
+def anomaly_per_class(m: dict) -> dict:
+    """Per labelled class: how many images, and the share the anomaly model got right (OK classes passed,
+    defect classes flagged); precision does not apply to a yes/no verdict."""
+    per = {}
+    for name, c in m["per_class"].items():
+        n = c["count"]
+        right = c["flagged"] if c["defect"] else n - c["flagged"]
+        per[name] = {"support": n, "recall": right / n if n else None, "precision": None}
+    return {"per_class": per}
 
 
 def fmt_eta(s: float) -> str:
@@ -41,6 +58,7 @@ class TrainPanel(QWidget):
         left.setContentsMargins(0, 0, 6, 0)
         left.addWidget(self._dataset_box())
         left.addWidget(self._settings_box())
+        left.addWidget(self._anomaly_box())
         left.addStretch(1)
         inner = QWidget()
         inner.setLayout(left)
@@ -180,6 +198,43 @@ class TrainPanel(QWidget):
         v.addWidget(self.progress_text)
         return box
 
+    def _anomaly_box(self) -> QGroupBox:
+        box = QGroupBox("Anomaly model: learns from good parts only")
+        v = QVBoxLayout(box)
+        self.anomaly_note = QLabel()
+        self.anomaly_note.setWordWrap(True)
+        self.anomaly_note.setStyleSheet("color: #5f6368")
+        v.addWidget(self.anomaly_note)
+        form = QGridLayout()
+        form.setContentsMargins(0, 0, 0, 0)
+        self.anomaly_preset = QComboBox()
+        self.anomaly_preset.addItem("Surface texture", "texture")
+        self.anomaly_preset.addItem("Small sharp defects", "detail")
+        self.anomaly_preset.setToolTip("Surface texture: uneven, worn or cracked surfaces, parts that vary in shape. "
+                                       "Small sharp defects: scratches, spots and missing features on a part that "
+                                       "always looks the same.")
+        self.frr = QDoubleSpinBox(decimals=1, minimum=0.1, maximum=20.0, singleStep=0.5, suffix=" %")
+        self.frr.setValue(1.0)
+        self.frr.setToolTip("Share of good parts the model may call NG: lower means fewer false alarms but "
+                            "more missed defects. The threshold is set from the good validation parts.")
+        form.addWidget(QLabel("Parts show"), 0, 0)
+        form.addWidget(self.anomaly_preset, 0, 1)
+        form.addWidget(QLabel("False rejects"), 0, 2)
+        form.addWidget(self.frr, 0, 3)
+        form.setColumnStretch(1, 1)
+        v.addLayout(form)
+        self.fit_btn = QPushButton("Fit anomaly model")
+        self.fit_btn.setObjectName("fitAnomalyButton")
+        self.fit_btn.setShortcut(QKeySequence("Ctrl+Shift+T"))
+        self.fit_btn.setToolTip("Learn what good parts look like, so that anything unlike them is flagged — "
+                                "no defect examples needed (Ctrl+Shift+T). Progress shows above.")
+        self.fit_btn.clicked.connect(self.start_anomaly_fit)
+        row = QHBoxLayout()
+        row.addWidget(self.fit_btn)
+        row.addStretch(1)
+        v.addLayout(row)
+        return box
+
     def _results_box(self) -> QGroupBox:
         box = QGroupBox("Result on the validation images")
         v = QVBoxLayout(box)
@@ -233,6 +288,18 @@ class TrainPanel(QWidget):
         if short:
             text += f" Classes with too few parts are learnt poorly: {', '.join(short)}."
         self.counts_note.setText(text)
+        ok_names = [c.name for c in self.session.project.classes() if c.kind == "ok" and c.name in per]
+        good_train = sum(per[n]["train"] for n in ok_names)
+        good_val = sum(per[n]["val"] for n in ok_names)
+        if not ok_names:
+            note = "Add an OK class and label good parts to fit one."
+        else:
+            note = (f"Flags anything unlike the good parts, even defects never labelled. {good_train} good "
+                    f"part(s) to learn from, {good_val} to set the threshold")
+            note += "." if good_val >= 5 else " (fewer than 5: the training parts stand in, so label more)."
+        self.anomaly_note.setText(note)
+        if self.task is None:
+            self.fit_btn.setEnabled(good_train > 0)
 
     # -- settings ---------------------------------------------------------------------------------------
     def preset_name(self) -> str:
@@ -291,13 +358,57 @@ class TrainPanel(QWidget):
         self.activate_btn.setEnabled(False)
         self.progress.setRange(0, 0)
         self.progress_text.setText("Starting…")
-        self.train_btn.setEnabled(False)
-        self.cancel_btn.setEnabled(True)
+        self._busy()
         self.task = self.session.runner.run(
             train_task(self.session.root, cfg, self.session.user), "train", on_progress=self._on_progress,
             on_result=self._on_result, on_error=self._on_error, on_cancel=self._on_cancel,
             on_finished=self._on_finished)
         self.training_changed.emit(True)
+
+    def _busy(self) -> None:
+        self.train_btn.setEnabled(False)
+        self.fit_btn.setEnabled(False)
+        self.cancel_btn.setEnabled(True)
+
+    def start_anomaly_fit(self) -> None:
+        if self.training or not self.session.runner.accepting:
+            return
+        self.summary = None
+        self.confusion.set_metrics(None)
+        self.comparison.set_metrics(None, None)
+        self.headline.setText("Fitting the anomaly model on the good parts…")
+        self.activate_btn.setEnabled(False)
+        self.progress.setRange(0, 0)
+        self.progress_text.setText("Starting…")
+        self._busy()
+        self.task = self.session.runner.run(
+            anomaly_fit_task(self.session.root, self.anomaly_preset.currentData(), self.frr.value() / 100.0,
+                             self.session.user), "anomaly-fit", on_progress=self._on_progress,
+            on_result=self._on_anomaly_result, on_error=self._on_error, on_cancel=self._on_cancel,
+            on_finished=self._on_finished)
+        self.training_changed.emit(True)
+
+    def _on_anomaly_result(self, s: AnomalyFitSummary) -> None:
+        self.summary = s
+        text = (f"<b>{s.version}</b> (anomaly) fitted in {s.wall_s:.0f} s on {s.train_images} good part(s), "
+                f"threshold at {100 * s.frr_target:.1f} % false rejects")
+        m = s.metrics
+        if m:
+            parts = []
+            if m["good"]:
+                parts.append(f"<b>{m['false_rejects']} of {m['good']}</b> good parts called NG")
+            if m["defect"]:
+                parts.append(f"<b>{m['escapes']} of {m['defect']}</b> defective parts missed")
+            text += ". Validation: " + ", ".join(parts)
+            self.confusion.set_metrics(anomaly_confusion(m))
+            self.comparison.set_metrics(anomaly_per_class(m), None)
+        if s.active:
+            text += ". It is now active."
+        self.headline.setText(text)
+        self.headline.setToolTip(f"Threshold set from the {s.calibration_source}.")
+        self.progress_text.setText(f"Done: {s.version} saved.")
+        self.session.models_changed.emit()
+        self._update_activate()
 
     def cancel_training(self) -> None:
         if self.task is not None:
@@ -322,6 +433,7 @@ class TrainPanel(QWidget):
 
     def _on_result(self, s: TrainSummary) -> None:
         self.summary = s
+        self.headline.setToolTip("")
         acc = s.metrics.get("accuracy")
         text = f"<b>{s.version}</b> trained in {s.wall_s:.0f} s"
         if acc is not None:
@@ -340,12 +452,12 @@ class TrainPanel(QWidget):
         self._update_activate()
 
     def _on_error(self, message: str) -> None:
-        self.headline.setText("Training stopped.")
+        self.headline.setText("Stopped.")
         self.progress_text.setText(message)
         show_error(self, message)
 
     def _on_cancel(self) -> None:
-        self.headline.setText("Training cancelled — nothing was saved.")
+        self.headline.setText("Cancelled — nothing was saved.")
         self.progress_text.setText("Cancelled.")
 
     def _on_finished(self) -> None:
@@ -354,13 +466,14 @@ class TrainPanel(QWidget):
         self.progress.setValue(1 if self.summary else 0)
         self.train_btn.setEnabled(True)
         self.cancel_btn.setEnabled(False)
+        self.refresh()
         self.training_changed.emit(False)
 
     def _update_activate(self) -> None:
         s = self.summary
-        active = self.session.registry.active_version()
-        self.activate_btn.setEnabled(bool(s) and s.version != active)
-        if s and s.version == active:
+        active = set(self.session.registry.active_versions().values())
+        self.activate_btn.setEnabled(bool(s) and s.version not in active)
+        if s and s.version in active:
             self.activate_btn.setText(f"{s.version} is active")
         else:
             self.activate_btn.setText(f"Activate {s.version}" if s else "Activate")

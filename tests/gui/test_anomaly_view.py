@@ -1,10 +1,15 @@
-"""The anomaly parts of Review and Analysis, driven through the backend interface the anomaly package
-is to provide (gui_backend()). The core anomaly model has not landed yet, so a small stand-in backend
-with the same methods plays it here; the GUI side (threads, dialog, labels, models_changed) is real."""
+"""The anomaly parts of Train, Review and Analysis. The first tests drive the GUI through a stand-in backend
+with fixed numbers (the dialog text can then be checked exactly); the last fits a real anomaly model from
+the Train panel and uses the core backend (inspector.core.anomaly.gui_adapter) end to end."""
+import time
+
 import numpy as np
 from conftest import add_flagged_parts, shot
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from inspector.core.imageio import encode_png
+from inspector.core.project import Project
+from inspector.core.synth import SyntheticLine
 from inspector.gui.anomaly_view import CorrectionPreview, ScoreHistogram, find_backend
 from inspector.gui.main_window import MainWindow
 
@@ -35,9 +40,24 @@ class StandIn:
         return "v8"
 
 
-def test_without_an_anomaly_package_the_parts_stay_hidden(window):
-    assert find_backend() is None
-    assert not window.review_panel.ok_part_btn.isVisible() and window.analysis_panel.anomaly_box.isHidden()
+def test_the_core_package_provides_the_backend_every_time():
+    assert [type(find_backend()).__name__ for _ in range(2)] == ["AnomalyGuiBackend"] * 2
+
+
+def test_without_a_backend_the_parts_stay_hidden(session, qtbot):
+    w = MainWindow(session, anomaly_backend=None)
+    w.show()
+    try:
+        assert not w.review_panel.ok_part_btn.isVisible() and w.analysis_panel.anomaly_box.isHidden()
+    finally:
+        w.close()
+        qtbot.waitUntil(lambda: w._closed, timeout=20_000)
+
+
+def test_no_anomaly_model_yet_hides_this_part_is_ok(window):
+    assert not window.review_panel.ok_part_btn.isVisible()
+    window.show_panel("analysis")
+    assert "No anomaly model" in window.analysis_panel.hist_note.text()
 
 
 def test_heatmap_score_and_this_part_is_ok(session, project_path, qtbot):
@@ -74,3 +94,60 @@ def test_heatmap_score_and_this_part_is_ok(session, project_path, qtbot):
                 b.close()
         w.close()
         qtbot.waitUntil(lambda: w._closed, timeout=20_000)
+
+
+def _add_good_parts(path, n: int) -> None:
+    """Labelled good parts on top of the demo's four: enough for a bank and a threshold."""
+    line = SyntheticLine(size=(256, 256), defect_rate=0.0, seed=21)
+    with Project.open(path) as p:
+        for i in range(n):
+            p.add_image(encode_png(line.part(i, label="good").image), source="test", label="good", user="Ana")
+            time.sleep(0.002)
+
+
+def test_fit_from_the_train_panel_then_review_with_the_real_model(session, project_path, qtbot):
+    _add_good_parts(project_path, 16)
+    session.samples_changed.emit()
+    flagged = add_flagged_parts(project_path, 3, seed=9)
+    w = MainWindow(session)
+    w.resize(1366, 768)
+    w.show()
+    try:
+        train = w.train_panel
+        w.show_panel("train")
+        train.refresh()
+        assert "good part(s) to learn from" in train.anomaly_note.text() and train.fit_btn.isEnabled()
+        train.anomaly_preset.setCurrentIndex(train.anomaly_preset.findData("detail"))
+        train.fit_btn.click()
+        assert not train.train_btn.isEnabled() and train.cancel_btn.isEnabled()
+        qtbot.waitUntil(lambda: not train.training, timeout=240_000)
+        text = train.headline.text()
+        assert "(anomaly) fitted" in text and "It is now active" in text, text
+        shot(w, "train_anomaly_fitted")
+        version = w.anomaly.version
+        assert version is not None and version == train.summary.version
+
+        review = w.review_panel
+        w.show_panel("review")
+        review.refresh()
+        assert review.ok_part_btn.isVisible() and review.current.id in flagged
+        qtbot.waitUntil(lambda: "anomaly score" in review.view.banner_text, timeout=60_000)
+        assert review.view._heat is not None
+        shot(w, "review_anomaly_real")
+        target = review.current.id
+        review.ok_part_btn.click()
+        qtbot.waitUntil(lambda: w.anomaly.dialog is not None, timeout=120_000)
+        assert "golden" in w.anomaly.dialog.text()
+        w.anomaly.dialog.buttonClicked.emit(w.anomaly.accept_btn)
+        qtbot.waitUntil(lambda: w.anomaly.version not in (None, version), timeout=120_000)
+        assert session.project.sample(target).label == "good"
+        assert session.registry.active("anomaly").parent == version
+        w.show_panel("analysis")
+        qtbot.waitUntil(lambda: f"Model {w.anomaly.version}" in w.analysis_panel.hist_note.text(), timeout=120_000)
+        shot(w, "analysis_anomaly_real")
+    finally:
+        for b in QApplication.topLevelWidgets():
+            if isinstance(b, QMessageBox):
+                b.close()
+        w.close()
+        qtbot.waitUntil(lambda: w._closed, timeout=30_000)

@@ -158,3 +158,39 @@ def test_too_few_classes_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="at least two classes"):
         train_project(p, cnn_cfg())
     p.close()
+
+
+def _fake_version(reg, kind: str) -> str:
+    """A version of any kind, with one small file (the registry does not look inside)."""
+    return reg.save(kind, {"note": "test"}, {"data.bin": lambda p: p.write_bytes(kind.encode())},
+                    summary={}).version
+
+
+def test_one_active_version_per_kind_and_the_line_runs_the_anomaly_model(tmp_path):
+    with Project.init(tmp_path / "p") as project:
+        reg = ModelRegistry(project)
+        c1, c2 = _fake_version(reg, "classifier"), _fake_version(reg, "classifier")
+        a1, a2 = _fake_version(reg, "anomaly"), _fake_version(reg, "anomaly")
+        assert reg.line_version() is None
+        reg.activate(c1)
+        assert reg.line_version() == c1
+        reg.activate(a1)
+        reg.activate(c2)  # a new classifier does not displace the anomaly model on the line
+        assert reg.active_versions() == {"classifier": c2, "anomaly": a1}
+        assert reg.line_version() == a1 and reg.active_version() == c2
+        assert {m.version for m in reg.list() if m.active} == {c2, a1}
+        with pytest.raises(ModelError, match="active model"):
+            reg.delete(a1)
+        reg.activate(a2)
+        assert reg.rollback(kind="anomaly").version == a1  # rolls back within the kind
+        assert reg.active_versions() == {"classifier": c2, "anomaly": a1}
+        assert reg.rollback(kind="classifier").version == c1
+        assert reg.rollback().version == c2  # default: the kind activated last
+
+    with Project.init(tmp_path / "q") as project:
+        reg = ModelRegistry(project)
+        reg.activate(_fake_version(reg, "classifier"))
+        with pytest.raises(ModelError, match="no anomaly model is active"):
+            reg.rollback(kind="anomaly")
+        with pytest.raises(ModelError, match="no earlier one"):
+            reg.rollback()

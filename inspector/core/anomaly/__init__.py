@@ -15,6 +15,7 @@ def live_runner(version_dir, config, backend="auto", threads=None):
 
 def gui_backend():
     """The object inspector.gui.anomaly_view expects (AnomalyBackend)."""
-    from inspector.core.anomaly.gui_backend import AnomalyGuiBackend
+    # the module is not named gui_backend: importing it would replace this function on the package
+    from inspector.core.anomaly.gui_adapter import AnomalyGuiBackend
 
     return AnomalyGuiBackend()

@@ -120,7 +120,7 @@ def evaluate_anomaly(project, version: str | None = None, data_dir: str | Path |
     per_class = {}
     for name in sorted(set(classes)):
         sel = c == name
-        per_class[name] = {"count": int(sel.sum()), "flagged": int((s[sel] > thr).sum()),
+        per_class[name] = {"count": int(sel.sum()), "flagged": int((s[sel] > thr).sum()), "defect": bool(y[sel].all()),
                            "auroc": (_nan_none(auroc(np.r_[np.zeros((~y).sum()), np.ones(sel.sum())],
                                                      np.r_[s[~y], s[sel]])) if y[sel].all() else None)}
     good, bad = int((~y).sum()), int(y.sum())

@@ -14,7 +14,7 @@ class LiveConfig:
     source: str | Source
     trigger: str | Trigger = "free"
     roi: str | Roi | tuple | None = None
-    model: str | None = None  # pin a version; None = the project's active model, followed when it changes
+    model: str | None = None  # pin a version; None = the line model (registry.line_version), followed when it changes
     model_kind: str | None = None  # with model None: follow the active version of this kind only
     backend: str = "auto"  # auto (ONNX Runtime, CUDA when present, else PyTorch) | onnx | torch
     threads: int | None = None  # inference threads; None = all cores but one (runners.default_threads)

@@ -186,10 +186,16 @@ class LivePipeline:
     def _resolve_version(self) -> str:
         if self.config.model:
             return self.registry.get(self.config.model).version
-        mv = self.registry.active(self.config.model_kind)
+        mv = self._line_model()
         if mv is None:
             raise ModelError("no active model in this project — train one (`inspector train`) or pass --model")
         return mv.version
+
+    def _line_model(self):
+        if self.config.model_kind:
+            return self.registry.active(self.config.model_kind)
+        v = self.registry.line_version()
+        return self.registry.get(v) if v else None
 
     def _load(self, version: str) -> ModelRunner:
         runner = load_runner(self.registry, version, self.config.backend, self.config.threads)
@@ -399,7 +405,7 @@ class LivePipeline:
 
     def _watch_active(self) -> None:
         try:
-            mv = self.registry.active(self.config.model_kind)
+            mv = self._line_model()
         except Exception:  # noqa: BLE001 - the project is busy: look again next time
             return
         if mv is not None and mv.version != self._target:
