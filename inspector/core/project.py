@@ -287,6 +287,31 @@ class Project:
             split = choose_split(row["image_hash"], n, v, self.val_fraction)
             self.db.execute("UPDATE samples SET split = ? WHERE id = ?", (split, sample_id))
 
+    def restore_label_state(self, sample_id: int, label: str | None, status: str, labelled_by: str | None,
+                            labelled_at: float | None, user: str) -> None:
+        """Undo: put a sample's label and status back as they were (e.g. before a labelling key press),
+        in one transaction, audited under the user who undid it. The split stays: a stored split never
+        moves, and only labelled samples are ever trained on."""
+        user = _require_user(user)
+        if status not in ("unreviewed", "labelled", "discarded"):
+            raise ProjectError(f"status {status!r} is not known — cannot undo")
+        if (status == "labelled") != (label is not None) and status != "discarded":
+            raise ProjectError(f"status {status!r} does not go with label {label!r} — cannot undo")
+        with self.transaction():
+            row = self._require_row(sample_id)
+            class_id = None
+            if label is not None:
+                cls = self.class_by_name(label)
+                if cls is None:
+                    raise ProjectError(f"class {label!r} no longer exists — relabel part #{sample_id} instead of undoing")
+                class_id = cls.id
+            self.db.execute("UPDATE samples SET label_id = ?, labelled_by = ?, labelled_at = ?, status = ? WHERE id = ?",
+                            (class_id, labelled_by, labelled_at, status, sample_id))
+            now = time.time()
+            for field, old, new in (("label", row["label_name"], label), ("status", row["status"], status)):
+                if old != new:
+                    self._audit(sample_id, user, now, field, old, new)
+
     def discard(self, sample_id: int, user: str) -> None:
         self._set_status(sample_id, user, lambda row: "discarded")
 

@@ -10,7 +10,6 @@ from PySide6.QtCore import QObject, Signal
 
 from inspector.core.project import Project
 from inspector.core.registry import ModelRegistry
-from inspector.gui.label_undo import restore_label_state
 from inspector.gui.live_service import LiveService
 from inspector.gui.settings import Preferences, save_preferences
 from inspector.gui.workers import TaskRunner
@@ -77,7 +76,7 @@ class Session(QObject):
         if not self._undo:
             return None
         ch = self._undo.pop()
-        restore_label_state(self.project, ch.sample_id, ch.before_label, ch.before_status, ch.before_by,
+        self.project.restore_label_state(ch.sample_id, ch.before_label, ch.before_status, ch.before_by,
                             ch.before_at, self.user)
         self.samples_changed.emit()
         self.message.emit(f"Undone: part #{ch.sample_id} is back to "

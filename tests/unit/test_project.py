@@ -207,6 +207,25 @@ def test_status_changes_are_audited(project):
     assert [a.sample_id for a in project.audit()] == [sid] * len(project.audit(sid))
 
 
+def test_undo_puts_label_and_status_back_audited(project):
+    sid = project.add_image(png(9), source="x").sample_id
+    project.set_label(sid, "scratch", "ann")
+    split = project.sample(sid).split
+    project.restore_label_state(sid, None, "unreviewed", None, None, "bob")
+    s = project.sample(sid)
+    assert (s.label, s.status, s.labelled_by, s.split) == (None, "unreviewed", None, split)  # the split stays
+    assert [(a.user, a.field, a.old, a.new) for a in project.audit(sid)][-2:] == [
+        ("bob", "label", "scratch", None), ("bob", "status", "labelled", "unreviewed")]
+    project.set_label(sid, "dent", "cy")
+    project.restore_label_state(sid, "scratch", "labelled", "ann", 1.0, "dan")
+    assert (project.sample(sid).label, project.sample(sid).labelled_by) == ("scratch", "ann")
+    with pytest.raises(ProjectError, match="does not go with"):
+        project.restore_label_state(sid, "dent", "unreviewed", None, None, "eve")
+    with pytest.raises(ProjectError, match="no longer exists"):
+        project.restore_label_state(sid, "gone", "labelled", "ann", 1.0, "eve")
+    assert project.sample(sid).label == "scratch"  # a refused undo changes nothing
+
+
 def test_suggestions_and_filters(project):
     ids = [project.add_image(png(10 + i), source="x", captured_at=100.0 - i).sample_id for i in range(4)]
     project.set_label(ids[0], "good", "ann")
