@@ -1,8 +1,8 @@
 """PySide6 6.12 on Python 3.11 takes a reference from None on every call returning nothing (and from
-True/False on every bool signal); inspector.gui makes them immortal so a long shift cannot crash."""
+True/False on every bool signal): the process aborted within minutes of live view. pyproject pins
+PySide6-Essentials below 6.12; this test fails (or aborts) on any PySide6 that brings the leak back."""
 import sys
 
-import pytest
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QLabel
 
@@ -13,14 +13,12 @@ class _Flag(QObject):
     changed = Signal(bool)
 
 
-@pytest.mark.skipif(sys.version_info >= (3, 12), reason="None and bools are immortal from Python 3.12")
-def test_a_long_shift_of_widget_updates_does_not_use_up_none(qapp):
-    assert sys.getrefcount(None) > 1 << 49 and sys.getrefcount(True) > 1 << 49
+def test_a_long_shift_of_widget_updates_keeps_none_and_bools_alive(qapp):
     label, flag = QLabel(), _Flag()
     flag.changed.connect(label.setVisible)
-    before = sys.getrefcount(None)
-    for i in range(200_000):  # without the guard this aborts the process well before the end
+    before = sys.getrefcount(None), sys.getrefcount(True), sys.getrefcount(False)
+    for i in range(2_000):  # 6.12 on 3.11 aborted inside this loop (True ran out of references)
         label.setText("x")
         flag.changed.emit(i % 2 == 0)
-    assert sys.getrefcount(None) > 1 << 49
-    assert before - sys.getrefcount(None) >= 0  # the leak is PySide6's, the guard only absorbs it
+    after = sys.getrefcount(None), sys.getrefcount(True), sys.getrefcount(False)
+    assert all(b - a < 100 for b, a in zip(before, after)), f"references lost: {before} -> {after}"
