@@ -88,6 +88,8 @@ class ClassifierRunner:
                 self._sess = onnx_session(self.dir / "model.onnx", threads)
                 cuda = "CUDAExecutionProvider" in self._sess.get_providers()
                 self.backend = "onnx-cuda" if cuda else "onnx-cpu"
+                if backend == "auto" and not cuda and _torch_has_cuda():
+                    self._sess = None  # a GPU that this onnxruntime (the CPU build) cannot use: PyTorch can
             except Exception as e:  # no runtime, or a file it rejects: PyTorch still runs the weights
                 if backend == "onnx":
                     raise ModelError(f"model {self.version}: ONNX Runtime cannot load model.onnx "
@@ -182,6 +184,12 @@ def _try_anomaly_plugin() -> None:
     hook = getattr(mod, "live_runner", None)
     if callable(hook) and "anomaly" not in RUNNERS:
         register_runner("anomaly", hook)
+
+
+def _torch_has_cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def load_runner(registry, version: str, backend: str = "auto", threads: int | None = None) -> ModelRunner:
