@@ -21,7 +21,8 @@ def add_commands(add) -> None:
     sp.add_argument("--backend", choices=("auto", "onnx", "torch"), default="auto")
     sp.add_argument("--threads", type=int, help="inference threads (default: all cores but one; 0: the runtime's choice)")
     sp.add_argument("--max-frames", type=int, help="stop after reading this many frames")
-    sp.add_argument("--duration", type=float, help="stop after this many seconds")
+    sp.add_argument("--duration", type=float, help="stop after inspecting for this many seconds (the model's "
+                                                   "loading and warm-up not counted)")
     sp.add_argument("--no-record", action="store_true", help="do not write the results log or the review queue")
     sp.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 
@@ -63,12 +64,14 @@ def cmd_run(args) -> int:
         pipeline.start()
         if str(pipeline.trigger_mode) == "software":
             _trigger_on_enter(pipeline, quiet)
-        t0 = time.monotonic()
-        last = t0
+        t0 = None  # --duration counts from the first inspection-ready moment, not the model's loading
+        last = time.monotonic()
         try:
             while not pipeline.wait(0.2):
                 now = time.monotonic()
-                if args.duration is not None and now - t0 >= args.duration:
+                if t0 is None and pipeline.stats().state not in ("idle", "starting", "warming_up"):
+                    t0 = now
+                if args.duration is not None and t0 is not None and now - t0 >= args.duration:
                     pipeline.stop()
                     break
                 if not quiet and now - last >= 2.0:

@@ -193,7 +193,10 @@ def _loop(cfg, module, runner, data_train, data_val, device, gen, progress, canc
     opt = make_optimizer(module.parameters(), cfg)
     sched = make_scheduler(opt, cfg, cfg.epochs * batches)
     use_amp = cfg.amp and device.type == "cuda"
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    amp_dtype = _amp_dtype(device)
+    # bfloat16 needs no loss scaling. float16 (GPUs before Ampere) does; a modest first scale, because the
+    # default (65536) overflowed and skipped every step of a short fine-tune on an H200 (seen 2026-11-27).
+    scaler = torch.amp.GradScaler("cuda", init_scale=2.0 ** 10, enabled=use_amp and amp_dtype == torch.float16)
     history: list[dict] = []
     best_key, best_state, best_epoch, since_best, best_pred = None, None, 0, 0, None
     seen, t0 = 0, time.perf_counter()
@@ -213,7 +216,7 @@ def _loop(cfg, module, runner, data_train, data_val, device, gen, progress, canc
             cancel.check()
             xb = x_train[idx].to(device, non_blocking=True)
             yb = y_train[idx].to(device, non_blocking=True)
-            with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
+            with torch.autocast(device.type, dtype=amp_dtype, enabled=use_amp):
                 logits = runner(xb, True)
                 loss = F.cross_entropy(logits.float(), yb, label_smoothing=cfg.label_smoothing)
                 if cfg.l1:
@@ -254,6 +257,12 @@ def _loop(cfg, module, runner, data_train, data_val, device, gen, progress, canc
     return history, best_epoch, stopped, best_pred
 
 
+def _amp_dtype(device) -> torch.dtype:
+    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float16
+
+
 @torch.inference_mode()
 def _evaluate(runner, module, data, device, bs, use_amp):
     module.eval()
@@ -261,7 +270,7 @@ def _evaluate(runner, module, data, device, bs, use_amp):
     loss_sum, preds = 0.0, []
     for i in range(0, len(y), bs):
         xb, yb = x[i:i + bs].to(device), y[i:i + bs].to(device)
-        with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
+        with torch.autocast(device.type, dtype=_amp_dtype(device), enabled=use_amp):
             logits = runner(xb, False).float()
         loss_sum += F.cross_entropy(logits, yb, reduction="sum").item()
         preds.append(logits.argmax(1).cpu())

@@ -394,7 +394,7 @@ def test_classifier_runner_onnx_and_torch_fallback_agree(project):
     from inspector.core.live.runners import ClassifierRunner, load_runner
 
     reg = ModelRegistry(project)
-    onnx = load_runner(reg, "v1")
+    onnx = load_runner(reg, "v1", backend="onnx")
     torch_runner = load_runner(reg, "v1", backend="torch")
     assert onnx.backend in ("onnx-cpu", "onnx-cuda") and torch_runner.backend.startswith("torch-")
     line = SyntheticLine(size=(96, 96), seed=13, defect_rate=0.5)
