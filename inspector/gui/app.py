@@ -118,8 +118,8 @@ class Controller(QObject):
             if window is not None:  # the demo starts inspecting at once: there is nothing to set up
                 window.live_panel.start()
                 window.statusBar().showMessage("Demo: parts the model flags queue on the Review tab — label "
-                                               "them (Space = OK, 1–4 = defects), then on the Train tab press Fit anomaly model "
-                                               "(learns from the OK parts) or Train (learns the defect types).", 30_000)
+                                               "them (Space = OK, 1–4 = defects), then press Train on the Train tab and Activate the "
+                                               "new model. Fit anomaly model there learns from the OK parts alone.", 30_000)
             if on_ready is not None:
                 on_ready(self.window)
 

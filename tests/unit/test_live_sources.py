@@ -185,6 +185,15 @@ def test_synthetic_line_parts_are_the_line_and_paced_when_asked():
     assert paced.dropped >= 5 and meta["index"] >= 15
 
 
+def test_synthetic_line_makes_only_the_defects_asked_for():
+    src = open_source("synthetic://line?size=64&seed=4&count=40&defect_rate=0.6&defects=crack,missing")
+    src.open()
+    labels = {m["label"] for _, m in read_all(src)}
+    assert labels == {"good", "crack", "missing"}
+    with pytest.raises(ConfigError, match="unknown defect types"):
+        open_source("synthetic://line?defects=crack,dent")
+
+
 def test_synthetic_belt_shows_each_part_arriving_and_leaving():
     src = open_source("synthetic://line?size=64&mode=belt&count=2&travel=3&dwell=2&gap=2")
     src.open()

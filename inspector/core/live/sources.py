@@ -136,7 +136,7 @@ def open_source(spec: str | Source) -> Source:
       http://… https://…        MJPEG stream (multipart) or a JPEG snapshot URL polled
       PATH.avi[?loop=1&realtime=1]   video file
       FOLDER[?existing=0&poll=0.2]   hot folder: images already there, then new ones as they arrive
-      synthetic://line?fps=30&defect_rate=0.1&seed=1&size=256&mode=parts|belt&count=N&cache=N
+      synthetic://line?fps=30&defect_rate=0.1&seed=1&size=256&mode=parts|belt&count=N&cache=N&defects=crack,missing
     """
     if isinstance(spec, Source):
         return spec

@@ -1,6 +1,7 @@
 """synthetic://line — a virtual camera over the synthetic production line, so the whole pipeline
 runs with no hardware. mode=parts: every frame is the next part, centred. mode=belt: per part, `gap`
-frames of empty belt, then the part slides in, stops under the camera for `dwell` frames, slides out."""
+frames of empty belt, then the part slides in, stops under the camera for `dwell` frames, slides out.
+defects=crack,missing: the line makes only these defect types (default: all of synth.DEFECT_TYPES)."""
 from __future__ import annotations
 
 import time
@@ -10,22 +11,23 @@ import numpy as np
 
 from inspector.core.errors import ConfigError
 from inspector.core.live.sources import Source, SourceEnded, _options
-from inspector.core.synth import SyntheticLine
+from inspector.core.synth import DEFECT_TYPES, SyntheticLine
 
 _OPTIONS = {"fps": float, "defect_rate": float, "seed": int, "size": int, "mode": str, "count": int,
-            "travel": int, "dwell": int, "gap": int, "cache": int}
+            "travel": int, "dwell": int, "gap": int, "cache": int, "defects": str}
 
 
 class SyntheticSource(Source):
     def __init__(self, *, fps: float = 0.0, defect_rate: float = 0.2, seed: int = 0, size: int = 256,
                  mode: str = "parts", count: int = 0, travel: int = 4, dwell: int = 2, gap: int = 3,
-                 cache: int = 0, name: str | None = None):
+                 cache: int = 0, defects: str | None = None, name: str | None = None):
         super().__init__()
         if mode not in ("parts", "belt"):
             raise ConfigError(f"synthetic mode {mode!r} is not known — use parts or belt")
         if fps < 0 or count < 0 or travel < 1 or dwell < 0 or gap < 0 or cache < 0:
             raise ConfigError("synthetic options fps, count, dwell, gap, cache must be >= 0 and travel >= 1")
-        self.line = SyntheticLine(size=(size, size), defect_rate=defect_rate, seed=seed)
+        types = [t.strip() for t in defects.split(",") if t.strip()] if defects is not None else list(DEFECT_TYPES)
+        self.line = SyntheticLine(size=(size, size), defect_rate=defect_rate, seed=seed, defect_types=types)
         self.fps, self.mode, self.count = float(fps), mode, int(count)
         self.travel, self.dwell, self.gap = int(travel), int(dwell), int(gap)
         self.name = name or f"synthetic://line?mode={mode}&seed={seed}"
