@@ -137,6 +137,9 @@ class ModelsPanel(QWidget):
         except (InspectorError, KeyError) as e:
             self.details.setText(str(e))
             return
+        if cfg.get("kind") == "anomaly":
+            self._show_anomaly_details(version, cfg)
+            return
         t, d, tr = cfg.get("train_config", {}), cfg.get("dataset", {}), cfg.get("training", {})
         lines = [f"<b>{version}</b> · {cfg.get('arch', {}).get('name', cfg.get('kind', ''))}",
                  f"classes: {', '.join(c['name'] for c in cfg.get('classes', []))}"]
@@ -152,12 +155,32 @@ class ModelsPanel(QWidget):
         self.confusion.set_metrics(cfg.get("metrics", {}).get("val"))
         self.comparison.set_metrics(cfg.get("metrics", {}).get("val"), other)
 
+    def _show_anomaly_details(self, version: str, cfg: dict) -> None:
+        """An anomaly model has no classes or confusion matrix: its bank, threshold and origin instead."""
+        a, cal, info, bank = cfg.get("anomaly", {}), cfg.get("calibration") or {}, cfg.get("info", {}), cfg.get("bank", {})
+        lines = [f"<b>{version}</b> · anomaly model (learns from good parts only) on {cfg.get('backbone', '')}",
+                 f"memory bank: {bank.get('entries', '–')} patches × {bank.get('dim', '–')} values from "
+                 f"{info.get('train_images', '–')} good parts · stages {a.get('stages')} · "
+                 f"{'with' if cfg.get('ignore_mask') else 'no'} ignore mask"]
+        if cal:
+            lines.append(f"threshold {cal.get('threshold', 0):.4g} for {100 * cal.get('frr_target', 0):.1f} % false "
+                         f"rejects, set from the {cal.get('source', '')}")
+        if cfg.get("parent"):
+            lines.append(f"made from {cfg['parent']} by “this part is OK”" if info.get("accepted_from")
+                         else f"parent {cfg['parent']}")
+        if info.get("user"):
+            lines.append(f"fitted by {info['user']} in {info.get('fit_s', 0):.0f} s")
+        self.details.setText("<br>".join(lines))
+        self.confusion.set_metrics(None)
+        self.comparison.set_metrics(None, None)
+
     def _update_buttons(self) -> None:
         v = self.selected_version()
         self._show_details(v)
         active = set(self.session.registry.active_versions().values())
         self.activate_btn.setEnabled(bool(v) and v not in active)
-        self.export_btn.setEnabled(bool(v))
+        # an anomaly model is a memory bank beside a feature graph: there is no single ONNX file to hand on
+        self.export_btn.setEnabled(bool(v) and self.session.registry.get(v).kind == "classifier")
         self.delete_btn.setEnabled(bool(v) and v not in active)
         self.rollback_btn.setEnabled(bool(active))
 

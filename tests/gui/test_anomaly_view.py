@@ -145,6 +145,17 @@ def test_fit_from_the_train_panel_then_review_with_the_real_model(session, proje
         w.show_panel("analysis")
         qtbot.waitUntil(lambda: f"Model {w.anomaly.version}" in w.analysis_panel.hist_note.text(), timeout=120_000)
         shot(w, "analysis_anomaly_real")
+        w.show_panel("models")
+        models = w.models_panel
+        models.refresh()
+        active_rows = {models.table.item(r, 0).text() for r in range(models.table.rowCount())
+                       if models.table.item(r, 2).text() == "active"}
+        assert active_rows == {"v1", w.anomaly.version}  # one active classifier, one active anomaly model
+        assert "anomaly model decides OK / NG" in models.note.text()
+        models.select(w.anomaly.version)
+        assert "anomaly" in models.details.text() and "threshold" in models.details.text()
+        assert not models.export_btn.isEnabled() and models.rollback_btn.isEnabled()
+        shot(w, "models_anomaly")
     finally:
         for b in QApplication.topLevelWidgets():
             if isinstance(b, QMessageBox):
