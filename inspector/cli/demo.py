@@ -13,8 +13,8 @@ from inspector.cli.progress_bar import TerminalProgress
 # Parts on a belt, inspected once each as they arrive under the camera; seed differs from the
 # labelled parts, so the live line shows parts the first model has never seen. Today the line makes
 # cracks and missing holes: the first model, from two examples of each of four defect types, is
-# poor at them, and one trained after labelling the parts it flags is clearly better (measured:
-# 0.23 → 0.67 accuracy on 200 new parts after labelling 20, 0.71 after 40; OK / NG 0.45 → 0.69 → 0.72).
+# poor at them, and one trained after labelling 20 parts of the line is clearly better
+# (bench/demo_loop.py: accuracy on 200 new parts 0.20 → 0.67, OK / NG 0.40 → 0.70).
 DEMO_SOURCE = "synthetic://line?mode=belt&fps=15&size=256&defect_rate=0.35&seed=11&defects=crack,missing"
 DEMO_TRIGGER = "presence"
 DEMO_CLASSES = (("good", "ok"), ("scratch", "defect"), ("spot", "defect"), ("crack", "defect"), ("missing", "defect"))
