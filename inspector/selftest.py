@@ -213,6 +213,21 @@ def step_onnx(tmp: Path) -> str:
     return f"exported a CNN to ONNX and ran it in ONNX Runtime (max difference {diff:.1e})"
 
 
+def step_anomaly() -> str:
+    """The good-parts-only model: feature graph exported to ONNX and run in ONNX Runtime, bank, score."""
+    from inspector.core.anomaly.model import fit_model, preset
+    from inspector.core.anomaly.threshold import calibrate
+
+    good = [p.image for p in _parts(96, ("good",) * 4)]
+    model = fit_model(good, preset("detail", long_sides=(96,)), loo_images=4)
+    model.calibration = calibrate(model.info["loo_scores"], 0.25)
+    r = model.score(_parts(96, ("good",) * 4 + ("missing",))[-1].image, with_map=True)
+    if model.onnx is None or r.map is None or not math.isfinite(r.score):
+        raise RuntimeError("the anomaly model did not produce a score and a map")
+    return (f"anomaly model on 4 good parts: bank {model.bank.shape[0]} × {model.bank.shape[1]}, "
+            f"scored a new part with its heatmap ({r.score:.2f}; 0.5 = threshold)")
+
+
 def step_project(tmp: Path) -> str:
     from inspector.core.importer import import_imagefolder
     from inspector.core.project import Project
@@ -303,7 +318,7 @@ def run_self_test(part: str = "all", only: tuple[str, ...] | None = None) -> int
         os.environ.setdefault("INSPECTOR_CONFIG_DIR", str(tmp / "config"))
         os.environ.setdefault("INSPECTOR_LOG_DIR", str(tmp / "logs"))
         steps = [("imports", step_imports), ("qt", lambda: step_qt(tmp)), ("backbone", step_backbone), ("train", step_train),
-                 ("onnx", lambda: step_onnx(tmp)), ("project", lambda: step_project(tmp)),
+                 ("onnx", lambda: step_onnx(tmp)), ("anomaly", step_anomaly), ("project", lambda: step_project(tmp)),
                  ("processes", step_processes), ("offline", step_offline)]
         for name, fn in steps:
             if only is not None and name not in only:

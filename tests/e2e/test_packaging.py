@@ -13,7 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLE = ROOT / "dist" / "inspector"
 EXE = BUNDLE / ("inspector.exe" if sys.platform == "win32" else "inspector")
-STEPS = {"imports", "qt", "backbone", "train", "onnx", "project", "processes", "offline"}
+STEPS = {"imports", "qt", "backbone", "train", "onnx", "anomaly", "project", "processes", "offline"}
 
 # Loaded by every Python process of the run (PYTHONPATH), spawned workers included: any attempt to
 # reach another machine, a name lookup included, is written to INSPECTOR_NET_LOG and fails.
