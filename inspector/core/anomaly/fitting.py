@@ -30,6 +30,17 @@ def good_samples(project, split: str) -> list:
     return project.samples(status="labelled", split=split, kind="ok")
 
 
+def raw_scores_of(project, model, samples, stage: str, progress, cancel) -> list[float]:
+    """The model's raw image scores of these project samples, with progress under `stage`."""
+    scores = []
+    for i, s in enumerate(samples):
+        if cancel is not None:
+            cancel.check()
+        scores.append(model.score(load_source(project.image_path(s), f"sample #{s.id}")).raw)
+        progress(StageProgress(stage, i + 1, len(samples)))
+    return scores
+
+
 def fit_project(project, *, frr: float = DEFAULT_FRR, config: AnomalyConfig | None = None,
                 activate: bool | None = None, user: str | None = None, progress=None,
                 cancel=None) -> FitOutcome:
@@ -52,12 +63,7 @@ def fit_project(project, *, frr: float = DEFAULT_FRR, config: AnomalyConfig | No
         source = (f"{len(scores)} training images scored leave-one-out (only {len(val)} good validation "
                   f"images; label more for a firmer threshold)")
     else:
-        scores = []
-        for i, s in enumerate(val):
-            if cancel is not None:
-                cancel.check()
-            scores.append(model.score(load_source(project.image_path(s), f"sample #{s.id}")).raw)
-            progress(StageProgress("setting the threshold", i + 1, len(val)))
+        scores = raw_scores_of(project, model, val, "setting the threshold", progress, cancel)
         source = f"validation split ({len(val)} good images)"
     model.calibration = calibrate(scores, frr, source=source)
     model.info.update(val_images=len(val), snapshot=project.snapshot_hash(), user=user,
