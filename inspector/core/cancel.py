@@ -7,8 +7,10 @@ from inspector.core.errors import Cancelled
 
 
 class CancelToken:
-    def __init__(self) -> None:
-        self._event = threading.Event()
+    def __init__(self, event=None) -> None:
+        """event: any object with set() / is_set(), e.g. a multiprocessing Event shared with a child
+        process (default: a threading.Event)."""
+        self._event = event if event is not None else threading.Event()
 
     def set(self) -> None:
         self._event.set()

@@ -13,26 +13,10 @@ import sys
 import time
 import traceback
 
+from inspector.core.cancel import CancelToken
 from inspector.core.errors import Cancelled, InspectorError
 
 log = logging.getLogger(__name__)
-
-
-class ProcessCancel:
-    """The CancelToken interface over a multiprocessing Event (set in the parent, checked in the child)."""
-
-    def __init__(self, event):
-        self._event = event
-
-    def set(self) -> None:
-        self._event.set()
-
-    def is_set(self) -> bool:
-        return self._event.is_set()
-
-    def check(self) -> None:
-        if self._event.is_set():
-            raise Cancelled()
 
 
 def lower_priority() -> None:
@@ -55,7 +39,7 @@ def _child(target: str, args: tuple, events, cancel_event) -> None:
     try:
         module, name = target.split(":")
         fn = getattr(importlib.import_module(module), name)
-        result = fn(*args, progress=lambda e: events.put(("progress", e)), cancel=ProcessCancel(cancel_event))
+        result = fn(*args, progress=lambda e: events.put(("progress", e)), cancel=CancelToken(cancel_event))
         events.put(("result", result))
     except Cancelled:
         events.put(("cancelled", None))

@@ -1,23 +1,9 @@
 """The CLI as a vision engineer scripts it: synth → init → import → train → eval → predict →
 models → export, each a real `inspector` process."""
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-
-def inspector(*args, check=True):
-    out = subprocess.run([sys.executable, "-m", "inspector.cli.main", *map(str, args)],
-                         capture_output=True, text=True, timeout=600)
-    if check and out.returncode != 0:
-        raise AssertionError(f"inspector {' '.join(map(str, args))} failed ({out.returncode}):\n{out.stderr[-3000:]}")
-    return out
-
-
-def last_json(out) -> dict:
-    return json.loads(out.stdout.strip().splitlines()[-1])
+from cli_run import inspector, last_json
 
 
 @pytest.fixture(scope="module")

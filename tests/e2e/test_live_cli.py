@@ -4,26 +4,12 @@ import csv
 import json
 import signal
 import subprocess
-import sys
 
 import cv2
 import pytest
+from cli_run import CMD, inspector, last_json
 
 from inspector.core.synth import SyntheticLine
-
-CMD = [sys.executable, "-m", "inspector.cli.main"]
-
-
-def inspector(*args, check=True):
-    out = subprocess.run([*CMD, *map(str, args)], capture_output=True, text=True, timeout=300)
-    if check and out.returncode != 0:
-        raise AssertionError(f"inspector {' '.join(map(str, args))} failed ({out.returncode}):\n{out.stderr[-3000:]}")
-    return out
-
-
-def last_json(out) -> dict:
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
