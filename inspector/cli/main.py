@@ -12,9 +12,15 @@ from inspector.core.errors import Cancelled, InspectorError
 
 
 def _open_project(path):
+    """Project.open, plus one line on stderr when opening moved files to quarantine (stdout stays
+    clean for --json)."""
     from inspector.core.project import Project
 
-    return Project.open(path)
+    p = Project.open(path)
+    line = p.recovery.line()
+    if line:
+        print(f"note: {line}", file=sys.stderr)
+    return p
 
 
 def _emit(args, obj: dict, text: str) -> None:

@@ -1,58 +1,35 @@
-"""Durable file writes for the content-addressed image store, and the cleanup a crash may need."""
+"""The content-addressed image store's files: durable writes, and what a crash or an older
+database may leave (moved to quarantine on open, never deleted)."""
 from __future__ import annotations
 
-import os
 import re
-import secrets
 from pathlib import Path
 
-TEMP_PREFIX = ".tmp-"
+from inspector.core.durable import TEMP_PREFIX, fsync_dir, write_bytes
+from inspector.core.quarantine import Quarantine
+
+__all__ = ["TEMP_PREFIX", "fsync_dir", "write_file_atomically", "quarantine_image_dir"]
+
 _IMAGE_NAME = re.compile(r"^[0-9a-f]{64}\.[A-Za-z0-9]+$")
 
-
-def fsync_dir(path: Path) -> None:
-    # Makes a rename durable on power loss; not possible on Windows, where it is not needed.
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+# The name callers have used for durable writes since before core/durable.py; one implementation.
+write_file_atomically = write_bytes
 
 
-def write_file_atomically(final: Path, data: bytes) -> None:
-    """Write to a temp file beside final, fsync, rename into place, fsync the folder."""
-    tmp = final.parent / f"{TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}.part"
-    try:
-        with open(tmp, "xb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, final)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(final.parent)
-
-
-def clean_image_dir(images_dir: Path, known: set[str]) -> tuple[int, int, set[str]]:
-    """Delete temp files and stored-image files ("<hash>.<ext>") not in known; other files are left alone.
-    Returns (temp files removed, orphans removed, names of known files that are present)."""
-    removed_temp = removed_orphans = 0
+def quarantine_image_dir(images_dir: Path, known: set[str], quarantine: Quarantine) -> tuple[int, int, set[str]]:
+    """Move temp files and stored-image files ("<hash>.<ext>") not in known into quarantine; other
+    files are left alone. Returns (temp files moved, orphans moved, names of known files present)."""
+    temp = orphans = 0
     present: set[str] = set()
-    for sub in images_dir.iterdir():
-        for f in (sub.iterdir() if sub.is_dir() else [sub]):
+    for sub in sorted(images_dir.iterdir()):
+        for f in (sorted(sub.iterdir()) if sub.is_dir() else [sub]):
             if f.name.startswith(TEMP_PREFIX) and f.is_file():
-                f.unlink(missing_ok=True)
-                removed_temp += 1
+                quarantine.move(f)
+                temp += 1
             elif sub.is_dir() and f.name[:2] == sub.name and _IMAGE_NAME.match(f.name):
                 if f.name in known:
                     present.add(f.name)
                 else:
-                    f.unlink(missing_ok=True)
-                    removed_orphans += 1
-    return removed_temp, removed_orphans, present
+                    quarantine.move(f)
+                    orphans += 1
+    return temp, orphans, present

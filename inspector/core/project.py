@@ -13,7 +13,8 @@ import numpy as np
 
 from inspector.core import class_style, imageio, project_db
 from inspector.core.errors import ProjectError
-from inspector.core.image_store import clean_image_dir, write_file_atomically
+from inspector.core.image_store import quarantine_image_dir, write_file_atomically
+from inspector.core.quarantine import Quarantine
 from inspector.core.project_types import AddResult, AuditEntry, ClassInfo, RecoveryReport, Sample
 from inspector.core.splits import SPLITS, choose_split, parse_val_fraction
 
@@ -124,12 +125,22 @@ class Project:
                 self._depth = 0
 
     def _recover(self) -> None:
-        """Remove temp files and image files without a row, left by a crash mid-add. Runs under the
-        write lock, so a file another process is adding right now (it holds the lock) is never seen."""
+        """Move aside what the database does not know: temp files and image files without a row (a crash
+        mid-add, or a project.sqlite restored from an older backup), and model folders without a row (see
+        ModelRegistry). Nothing is deleted: they go to quarantine/<time>/ and self.recovery lists them.
+        Runs under the write lock, so a file another process is adding right now (it holds the lock) is
+        never seen."""
+        from inspector.core.registry import ModelRegistry  # registry imports nothing of this module
+
+        quarantine = Quarantine(self.root)
         with self.transaction():
             known = {f"{h}.{e}" for h, e in self.db.execute("SELECT image_hash, ext FROM samples")}
-            removed_temp, removed_orphans, present = clean_image_dir(self.images_dir, known)
-        self.recovery = RecoveryReport(removed_temp, removed_orphans, sorted(known - present))
+            temp, orphans, present = quarantine_image_dir(self.images_dir, known, quarantine)
+        self.recovery = RecoveryReport(temp_files=temp, orphan_images=orphans, missing_files=sorted(known - present),
+                                       moved=list(quarantine.moved),
+                                       quarantine=[quarantine.folder.relative_to(self.root).as_posix()]
+                                       if quarantine.folder else [])
+        ModelRegistry(self, quarantine=quarantine)  # its own recovery adds the model folders to self.recovery
 
     # -- settings -----------------------------------------------------------------------------
     def get_meta(self, key: str, default: str | None = None) -> str | None:
@@ -220,7 +231,7 @@ class Project:
                   label: str | None = None, user: str | None = None, suggestion: str | None = None,
                   suggestion_score: float | None = None) -> AddResult:
         """Store an image. It is decoded first (ImageDecodeError: nothing written); the file is made
-        durable before its row is committed, so a crash leaves at worst an orphan file that open() removes.
+        durable before its row is committed, so a crash leaves at worst an orphan file that open() quarantines.
         Bytes already stored give duplicate=True and the existing id; label/suggestion are then ignored."""
         if isinstance(data, (str, Path)):
             path = Path(data)

@@ -51,9 +51,40 @@ class AuditEntry:
     new: str | None
 
 
-@dataclass(frozen=True)
+@dataclass
 class RecoveryReport:
-    """What Project.open cleaned up after a crash, and stored rows whose image file is gone."""
-    removed_temp: int = 0
-    removed_orphans: int = 0
-    missing_files: list[str] = field(default_factory=list)
+    """What opening a project found that its database does not know, and what it did about it.
+    Nothing is deleted: every such file or folder was moved to a quarantine folder (see
+    core/quarantine.py); stored rows whose image file is gone are listed too."""
+    temp_files: int = 0  # unfinished writes left by a crash
+    orphan_images: int = 0  # image files without a sample row (a crash mid-add, or an older database)
+    orphan_models: list[str] = field(default_factory=list)  # model folders without a row, e.g. ["v7"]
+    missing_files: list[str] = field(default_factory=list)  # "<hash>.<ext>" of rows whose file is gone
+    moved: list[str] = field(default_factory=list)  # paths relative to the project, as they were
+    quarantine: list[str] = field(default_factory=list)  # the quarantine folders used, relative to the project
+
+    def add(self, other: "RecoveryReport") -> None:
+        self.temp_files += other.temp_files
+        self.orphan_images += other.orphan_images
+        self.orphan_models += other.orphan_models
+        self.missing_files += [m for m in other.missing_files if m not in self.missing_files]
+        self.moved += other.moved
+        self.quarantine += [q for q in other.quarantine if q not in self.quarantine]
+
+    def line(self) -> str | None:
+        """One line for the CLI and the GUI's status bar; None when there is nothing to say."""
+        parts = []
+        if self.moved:
+            what = []
+            if self.orphan_images:
+                what.append(f"{self.orphan_images} image file(s) without a database row")
+            if self.orphan_models:
+                what.append(f"model folder(s) {', '.join(self.orphan_models)} without a database row")
+            if self.temp_files:
+                what.append(f"{self.temp_files} unfinished write(s)")
+            parts.append(f"moved {' and '.join(what)} to {', '.join(self.quarantine)} — nothing was deleted; "
+                         "look there if the database was restored from a backup, else delete that folder")
+        if self.missing_files:
+            parts.append(f"{len(self.missing_files)} stored image(s) are missing from images/ — "
+                         "restore the images folder from a backup")
+        return ("project recovery: " + "; ".join(parts)) if parts else None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import time
 import uuid
@@ -13,7 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from inspector import __version__
+from inspector.core import durable
 from inspector.core.errors import ModelError
+from inspector.core.project_types import RecoveryReport
+from inspector.core.quarantine import Quarantine
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS models (
@@ -60,42 +62,47 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class ModelRegistry:
-    def __init__(self, project):
+    def __init__(self, project, *, quarantine: Quarantine | None = None):
+        """quarantine: where recovery moves folders to (Project.open shares its own, so one opening
+        makes one quarantine folder)."""
         self.project = project
         self.db = project.db
         self.root = Path(project.models_dir)
         self.root.mkdir(exist_ok=True)
         self.db.executescript(SCHEMA)
-        self._recover()
+        self._recover(quarantine or Quarantine(project.root))
 
-    def _recover(self) -> None:
-        """Drop what a crash mid-save left: stale temp folders, and folders whose row was never
-        committed. Under the write lock, so no other process is between its rename and its commit;
-        a temp folder is only removed once it is an hour old, as another process may be filling it."""
+    def _recover(self, quarantine: Quarantine) -> None:
+        """Move aside what a crash mid-save (or a project.sqlite restored from an older backup) left:
+        stale temp folders, and v<N> folders without a row. Nothing is deleted: they go to the project's
+        quarantine/<time>/ and are added to project.recovery. Under the write lock, so no other process
+        is between its rename and its commit; a temp folder is only moved once it is an hour old, as
+        another process may be filling it."""
+        orphans, temps, before = [], 0, len(quarantine.moved)
         with self.project.transaction():
             known = {r[0] for r in self.db.execute("SELECT version FROM models")}
-            for d in self.root.iterdir():
-                if not d.is_dir():
+            for d in sorted(self.root.iterdir()):
+                if not d.is_dir() or d.is_symlink():
                     continue
-                stale_tmp = d.name.startswith(".tmp-") and time.time() - d.stat().st_mtime > 3600
-                if stale_tmp or (d.name.startswith("v") and d.name[1:].isdigit() and d.name not in known):
-                    shutil.rmtree(d, ignore_errors=True)
+                stale_tmp = d.name.startswith(durable.TEMP_PREFIX) and time.time() - d.stat().st_mtime > 3600
+                orphan = d.name.startswith("v") and d.name[1:].isdigit() and d.name not in known
+                if stale_tmp or orphan:
+                    quarantine.move(d)
+                    temps += stale_tmp
+                    if orphan:
+                        orphans.append(d.name)
+        if len(quarantine.moved) > before and hasattr(self.project, "recovery"):
+            self.project.recovery.add(RecoveryReport(
+                temp_files=temps, orphan_models=orphans, moved=quarantine.moved[before:],
+                quarantine=[quarantine.folder.relative_to(self.project.root).as_posix()]))
 
     # -- writing -------------------------------------------------------------------------------
     def save(self, kind: str, config: dict, writers: dict[str, Writer], *, summary: dict,
              parent: str | None = None) -> ModelVersion:
         """Write a new version. writers maps file name -> function writing that file. Heavy files are
         written outside the database lock; the version number is taken in one short transaction."""
-        tmp = self.root / f".tmp-{uuid.uuid4().hex}"
+        tmp = self.root / f"{durable.TEMP_PREFIX}{uuid.uuid4().hex}"
         tmp.mkdir()
         try:
             hashes = {}
@@ -113,12 +120,14 @@ class ModelRegistry:
                            software_version=__version__, files=hashes)
                 _write_json(tmp / "config.json", cfg)
                 files = dict(hashes, **{"config.json": sha256_file(tmp / "config.json")})
-                for name in files:
-                    with open(tmp / name, "rb") as f:
-                        os.fsync(f.fileno())
+                for name in hashes:  # written by other code (torch, onnx): fsynced here, read-write
+                    durable.fsync_file(tmp / name)
+                durable.fsync_dir(tmp)
                 dest = self.root / version
-                os.replace(tmp, dest)
-                _fsync_dir(self.root)
+                if dest.exists():  # a folder this database does not know, e.g. moved back from quarantine
+                    raise ModelError(f"{dest} already exists but is not in this project's database — move it "
+                                     "out of models/ (reopening the project quarantines it) and save again")
+                durable.replace(tmp, dest)
                 self.db.execute("INSERT INTO models VALUES (?, ?, ?, ?, ?, ?, ?)",
                                 (version, seq, kind, created, json.dumps(files), json.dumps(summary), parent))
         except BaseException:
@@ -218,12 +227,10 @@ class ModelRegistry:
         with self.project.transaction():
             self.db.execute("DELETE FROM models WHERE version=?", (version,))
             self.db.execute("DELETE FROM model_activations WHERE version=?", (version,))
-        # The row goes first: a crash here leaves a folder that recovery removes, never a row without files.
+        # The row goes first: a crash here leaves a folder that recovery quarantines, never a row without files.
         shutil.rmtree(mv.path, ignore_errors=True)
 
 
 def _write_json(path: Path, obj: dict) -> None:
-    with open(path, "w", encoding="utf-8") as f:
+    with durable.atomic_open(path, "w", encoding="utf-8") as f:
         json.dump(obj, f, indent=2, sort_keys=True)
-        f.flush()
-        os.fsync(f.fileno())

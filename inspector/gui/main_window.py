@@ -71,6 +71,11 @@ class MainWindow(QMainWindow):
         self._close_timer.timeout.connect(self._continue_close)
         self._restore_geometry()
         self._update_status()
+        # What opening the project moved to quarantine (never deleted): said until the next message.
+        self.recovery_line = session.project.recovery.line()
+        if self.recovery_line:
+            log.warning("%s: %s", session.root, self.recovery_line)
+            self.statusBar().showMessage(self.recovery_line)
 
     # -- building -----------------------------------------------------------------------------------------
     def _action(self, menu, text, fn, shortcut=None, tip="") -> QAction:

@@ -9,6 +9,8 @@ import sys
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from inspector.core import durable
+
 log = logging.getLogger(__name__)
 
 PREFS_FILE = "preferences.json"
@@ -89,9 +91,7 @@ def save_preferences(prefs: Preferences, path: Path | None = None) -> None:
     path = path or config_dir() / PREFS_FILE
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(json.dumps(asdict(prefs), indent=2), encoding="utf-8")
-        os.replace(tmp, path)
+        durable.write_text(path, json.dumps(asdict(prefs), indent=2))
     except OSError as e:  # preferences are a convenience: never stop the operator for them
         log.warning("cannot save preferences to %s: %s", path, e)
 

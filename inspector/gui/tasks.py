@@ -4,12 +4,12 @@ calls the same core functions as the CLI. Candidates to move into inspector/core
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from inspector.core import durable
 from inspector.core.errors import InspectorError, ModelError
 from inspector.core.progress import StageProgress
 
@@ -122,15 +122,12 @@ def export_onnx_task(version_dir: Path, dest: Path):
         if not src.is_file():
             raise ModelError(f"{version_dir.name} has no model.onnx — this version cannot be exported")
         dest_path = Path(dest)
-        tmp = dest_path.with_name(f".{dest_path.name}.tmp")
         try:
-            shutil.copyfile(src, tmp)
-            tmp.replace(dest_path)
+            durable.copy_file(src, dest_path)
             config = json.loads((Path(version_dir) / "config.json").read_text(encoding="utf-8"))
             keep = {k: config.get(k) for k in ("version", "kind", "classes", "preprocessing", "arch", "metrics")}
-            dest_path.with_suffix(".json").write_text(json.dumps(keep, indent=2), encoding="utf-8")
+            durable.write_json(dest_path.with_suffix(".json"), keep, sort_keys=False)
         except OSError as e:
-            tmp.unlink(missing_ok=True)
             raise ModelError(f"cannot write {dest_path} ({e.strerror or e}) — pick a folder you can write to") from None
         return dest_path
     return run
@@ -191,18 +188,19 @@ class AnomalyFitSummary:
     frr_target: float
     calibration_source: str
     metrics: dict | None  # evaluate_anomaly on the labelled validation split (None: nothing labelled there)
+    settings: str = ""  # what the auto search chose and why ("" for a named preset)
+    expected: tuple[str, ...] = ()  # the search's expected catch rates, as sentences
 
 
 def anomaly_fit_summary(root: str, preset_name: str, frr: float, user: str, *, progress, cancel) -> AnomalyFitSummary:
     """Fit an anomaly model on the good parts, then check it on the labelled validation parts."""
     from inspector.core.anomaly.evaluate import evaluate_anomaly
     from inspector.core.anomaly.fitting import fit_project
-    from inspector.core.anomaly.model import preset
     from inspector.core.errors import ConfigError
     from inspector.core.project import Project
 
     with Project.open(root) as project:
-        out = fit_project(project, frr=frr, config=preset(preset_name), user=user, progress=progress, cancel=cancel)
+        out = fit_project(project, frr=frr, preset_name=preset_name, user=user, progress=progress, cancel=cancel)
         progress(StageProgress("checking the validation parts", 0, 1))
         try:
             metrics = evaluate_anomaly(project, out.version.version, cancel=cancel)
@@ -210,7 +208,9 @@ def anomaly_fit_summary(root: str, preset_name: str, frr: float, user: str, *, p
             metrics = None
         progress(StageProgress("checking the validation parts", 1, 1))
         return AnomalyFitSummary(out.version.version, out.version.active, out.fit_s, out.train_images, out.bank_size,
-                                 frr, out.calibration_source, metrics)
+                                 frr, out.calibration_source, metrics,
+                                 out.auto.reason if out.auto is not None else "",
+                                 tuple(out.auto.expected_lines()) if out.auto is not None else ())
 
 
 def anomaly_fit_task(root: Path, preset_name: str, frr: float, user: str):

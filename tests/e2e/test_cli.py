@@ -82,3 +82,20 @@ def test_user_errors_are_one_line(workspace, tmp_path):
     bad.write_bytes(b"\x89PNG\r\n\x1a\n garbage")
     out = inspector("predict", "--project", project, bad, "--json", check=False)
     assert out.returncode == 1 and "error" in last_json(out)["predictions"][0]
+
+
+def test_a_cli_command_says_in_one_line_what_opening_moved_to_quarantine(tmp_path):
+    from inspector.core.project import Project
+
+    with Project.init(tmp_path / "p"):
+        pass
+    orphan = tmp_path / "p" / "images" / "ab" / ("ab" + "3" * 62 + ".png")
+    orphan.parent.mkdir()
+    orphan.write_bytes(b"not in the database")
+    out = inspector("project", "info", tmp_path / "p", "--json")
+    notes = [line for line in out.stderr.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and "1 image file(s)" in notes[0] and "quarantine/" in notes[0]
+    assert last_json(out)["project"] == str(tmp_path / "p")  # stdout stays clean JSON
+    assert len(list((tmp_path / "p" / "quarantine").rglob("*.png"))) == 1
+    again = inspector("project", "info", tmp_path / "p")
+    assert "note:" not in again.stderr

@@ -128,3 +128,22 @@ def test_a_new_project_gets_classes_and_imported_images(tmp_path, qtbot, qapp):
     assert w.review_panel.keys.count() == len(session.project.classes())
     assert w.train_panel.counts.rowCount() == len(session.project.classes())
     close_window(w, qtbot)
+
+
+def test_opening_a_project_says_what_it_moved_to_quarantine(project_path, qtbot):
+    from inspector.gui.session import Session
+
+    orphan = project_path / "images" / "ee" / ("ee" + "7" * 62 + ".png")
+    orphan.parent.mkdir(exist_ok=True)
+    orphan.write_bytes(b"an image file the database does not know")
+    (project_path / "models" / "v99").mkdir()
+    (project_path / "models" / "v99" / "config.json").write_text("{}")
+    w = MainWindow(Session.open(project_path, "Ana"))
+    w.show()
+    qtbot.waitExposed(w)
+    line = w.statusBar().currentMessage()
+    assert line == w.recovery_line and "quarantine/" in line and "v99" in line and "nothing was deleted" in line
+    assert not orphan.exists() and not (project_path / "models" / "v99").exists()
+    assert len(list((project_path / "quarantine").rglob("*.png"))) == 1
+    shot(w, "quarantine_status_line")
+    close_window(w, qtbot)

@@ -349,7 +349,7 @@ def test_different_add_orders_give_val_counts_within_one(tmp_path):
 
 
 # -- recovery and concurrency --------------------------------------------------------------------
-def test_open_removes_temp_and_orphan_files_and_reports_missing(tmp_path):
+def test_open_quarantines_temp_and_orphan_files_and_reports_missing(tmp_path):
     with Project.init(tmp_path / "p") as p:
         kept = p.add_image(png(600), source="x")
         gone = p.add_image(png(601), source="x")
@@ -360,11 +360,55 @@ def test_open_removes_temp_and_orphan_files_and_reports_missing(tmp_path):
         (p.images_dir / "ab" / ".tmp-123-abcd.part").write_bytes(b"half")
         (p.images_dir / "README.txt").write_text("not ours: left alone")
     with Project.open(tmp_path / "p") as p:
-        assert p.recovery.removed_temp == 1 and p.recovery.removed_orphans == 1
-        assert p.recovery.missing_files == [f"{gone.image_hash}.png"]
+        r = p.recovery
+        assert r.temp_files == 1 and r.orphan_images == 1 and r.orphan_models == []
+        assert r.missing_files == [f"{gone.image_hash}.png"]
+        assert sorted(r.moved) == [f"images/ab/.tmp-123-abcd.part", f"images/ab/{orphan_hash}.png"]
         assert p.image_path(p.sample(kept.sample_id)).is_file()
         assert not (p.images_dir / "ab" / f"{orphan_hash}.png").exists()
         assert (p.images_dir / "README.txt").exists()
+        # moved, not deleted: the same bytes at the same relative place in the quarantine folder
+        (folder,) = r.quarantine
+        assert folder.startswith("quarantine/")
+        assert (p.root / folder / "images" / "ab" / f"{orphan_hash}.png").read_bytes() == png(602)
+        assert (p.root / folder / "images" / "ab" / ".tmp-123-abcd.part").read_bytes() == b"half"
+        line = r.line()
+        assert "\n" not in line and folder in line and "1 image file(s)" in line and "missing" in line
+    with Project.open(tmp_path / "p") as p:  # nothing new to move: no second quarantine folder
+        assert p.recovery.moved == [] and p.recovery.quarantine == []
+        assert len(list((p.root / "quarantine").iterdir())) == 1
+
+
+def test_restoring_an_older_database_loses_no_newer_images_or_models(tmp_path):
+    import shutil
+
+    from inspector.core.registry import ModelRegistry
+
+    def save_model(p, text):
+        return ModelRegistry(p).save("classifier", {}, {"w.bin": lambda path: path.write_bytes(text)}, summary={})
+
+    with Project.init(tmp_path / "p") as p:
+        old = p.add_image(png(900), source="x")
+        save_model(p, b"v1 weights")
+    shutil.copy(tmp_path / "p" / "project.sqlite", tmp_path / "backup.sqlite")  # closed: no WAL left over
+    with Project.open(tmp_path / "p") as p:
+        new = [p.add_image(png(901 + i), source="x") for i in range(3)]
+        save_model(p, b"v2 weights")
+        new_files = {f"{r.image_hash}.png": p.image_path(f"{r.image_hash}.png").read_bytes() for r in new}
+    shutil.copy(tmp_path / "backup.sqlite", tmp_path / "p" / "project.sqlite")
+    with Project.open(tmp_path / "p") as p:
+        r = p.recovery
+        assert r.orphan_images == 3 and r.orphan_models == ["v2"] and r.missing_files == []
+        assert [s.image_hash for s in p.samples()] == [old.image_hash]
+        (folder,) = r.quarantine
+        q = p.root / folder
+        assert {f.name: f.read_bytes() for f in (q / "images").rglob("*.png")} == new_files
+        assert (q / "models" / "v2" / "w.bin").read_bytes() == b"v2 weights"
+        assert sorted(d.name for d in p.models_dir.iterdir()) == ["v1"]
+        assert "model folder(s) v2" in r.line() and "3 image file(s)" in r.line()
+        # the project goes on: the next model takes the free number again, the quarantined one stays
+        assert save_model(p, b"new v2").version == "v2"
+        assert (q / "models" / "v2" / "w.bin").read_bytes() == b"v2 weights"
 
 
 def test_transaction_rolls_back_on_error(project):

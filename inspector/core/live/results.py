@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import re
 import sqlite3
 import threading
@@ -18,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Iterator
 
+from inspector.core import durable
 from inspector.core.errors import ConfigError, ProjectError
 
 RESULTS_DB = "results.sqlite"
@@ -187,19 +187,16 @@ class ResultsLog:
                    run_id: int | None = None) -> int:
         """Write the rows as CSV (local ISO time in `time`); atomic: a partial file never appears."""
         path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp")
         n = 0
         try:
-            with open(tmp, "w", newline="", encoding="utf-8") as f:
+            with durable.atomic_open(path, "w", newline="", encoding="utf-8") as f:
                 w = csv.writer(f)
                 w.writerow(["time", *COLUMNS])
                 for r in self.rows(since=since, until=until, run_id=run_id):
                     w.writerow([datetime.fromtimestamp(r["at"]).isoformat(timespec="milliseconds"),
                                 *(_csv_value(r[c]) for c in COLUMNS)])
                     n += 1
-            os.replace(tmp, path)
         except OSError as e:
-            tmp.unlink(missing_ok=True)
             raise ProjectError(f"cannot write {path} ({e.strerror or e}) — check the folder exists and is writable") from None
         return n
 
