@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Callable, Protocol
 
 from inspector.core import imageio
-from inspector.core.class_style import UNLABELLED_FOLDER
+from inspector.core.class_style import UNLABELLED_FOLDER, check_name
 from inspector.core.errors import ImageDecodeError, ProjectError
 
 OK_FOLDER_NAMES = frozenset({"good", "ok"})
@@ -64,8 +64,12 @@ def _is_hidden(name: str) -> bool:
     return name.startswith(".")
 
 
+_LINK = "a symbolic link — refused, as it may point outside the folder; copy the files in instead"
+
+
 def _class_folders(src: Path) -> list[Path]:
-    return sorted((p for p in src.iterdir() if p.is_dir() and not _is_hidden(p.name)
+    """Class folders: not hidden, not masks, not symbolic links (a link may point anywhere)."""
+    return sorted((p for p in src.iterdir() if p.is_dir() and not p.is_symlink() and not _is_hidden(p.name)
                    and p.name.lower() not in MASK_FOLDER_NAMES), key=lambda p: p.name)
 
 
@@ -74,13 +78,19 @@ def _scan(src: Path, summary: ImportSummary) -> list[_Candidate]:
     extensions = ", ".join(sorted(imageio.IMAGE_EXTENSIONS))
     for p in sorted(src.iterdir()):
         # Only a stray image is worth a word; notes such as ground_truth.csv beside the class folders are normal.
-        if p.is_file() and not _is_hidden(p.name) and p.suffix.lower() in imageio.IMAGE_EXTENSIONS:
+        if p.is_symlink() and p.is_dir() and not _is_hidden(p.name):
+            summary.rejected.append((p.name + "/", _LINK))
+        elif p.is_file() and not _is_hidden(p.name) and p.suffix.lower() in imageio.IMAGE_EXTENSIONS:
             summary.rejected.append((p.name, "not inside a class folder — move it into one, e.g. good/"))
     found = []
     for folder in _class_folders(src):
         label = None if folder.name == UNLABELLED_FOLDER else folder.name
-        for dirpath, dirnames, filenames in os.walk(folder):
-            dirnames[:] = sorted(d for d in dirnames if not _is_hidden(d) and d.lower() not in MASK_FOLDER_NAMES)
+        for dirpath, dirnames, filenames in os.walk(folder):  # does not follow links to folders
+            for d in dirnames:
+                if not _is_hidden(d) and (Path(dirpath) / d).is_symlink():
+                    summary.rejected.append(((Path(dirpath) / d).relative_to(src).as_posix() + "/", _LINK))
+            dirnames[:] = sorted(d for d in dirnames if not _is_hidden(d) and d.lower() not in MASK_FOLDER_NAMES
+                                 and not (Path(dirpath) / d).is_symlink())
             names = sorted(f for f in filenames if not _is_hidden(f))
             stems = {}
             for f in names:
@@ -91,7 +101,9 @@ def _scan(src: Path, summary: ImportSummary) -> list[_Candidate]:
                 rel = path.relative_to(src).as_posix()
                 stem, ext = os.path.splitext(f)
                 ext = ext.lower()
-                if ext not in imageio.IMAGE_EXTENSIONS:
+                if path.is_symlink():
+                    summary.rejected.append((rel, _LINK))
+                elif ext not in imageio.IMAGE_EXTENSIONS:
                     summary.rejected.append((rel, f"not an image file ({ext or 'no extension'}) — "
                                                   f"only {extensions} are imported"))
                 elif ext == ".png" and (stems[stem] & imageio.IMAGE_EXTENSIONS) - {".png"}:
@@ -122,6 +134,8 @@ def import_imagefolder(project, src: str | Path, *, user: str = "import",
     # Check every class before storing anything, so a kind clash cannot stop an import half way.
     kinds = {f.name: ("ok" if f.name.lower() in OK_FOLDER_NAMES else "defect")
              for f in folders if f.name != UNLABELLED_FOLDER}
+    for name in kinds:  # a folder name becomes a class name, and later an export folder name
+        check_name(name)
     for name, kind in kinds.items():
         existing = project.class_by_name(name)
         if existing is not None and existing.kind != kind:
