@@ -109,9 +109,14 @@ def _from_dict(cls, d: dict, what: str):
 
 
 def presets_dir() -> Path:
-    """models/presets/ of the repository, or of the frozen app's bundle."""
-    base = Path(getattr(sys, "_MEIPASS", Path(__file__).resolve().parents[2]))
-    return base / "models" / "presets"
+    """Where the shipped presets are: models/presets/ of the frozen app's bundle, inspector/presets/
+    of an installed wheel (setup.py copies them there), or models/presets/ of the repository."""
+    meipass = getattr(sys, "_MEIPASS", None)
+    if meipass:
+        return Path(meipass) / "models" / "presets"
+    package = Path(__file__).resolve().parents[1]
+    installed = package / "presets"
+    return installed if installed.is_dir() else package.parent / "models" / "presets"
 
 
 def load_presets() -> dict[str, dict]:
