@@ -8,10 +8,17 @@ from pathlib import Path
 
 from inspector.core.errors import ConfigError
 
-OPTIMIZERS = ("sgd", "momentum", "adagrad", "rmsprop", "adam", "adamw")
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw")
+# Momentum when the config leaves it unset: the seed's 0.9 for SGD with momentum, none for RMSprop
+# (PyTorch's and Keras's default there).
+DEFAULT_MOMENTUM = {"momentum": 0.9, "nesterov": 0.9, "rmsprop": 0.0}
 MODES = ("head", "finetune", "scratch")
 SCHEDULES = ("constant", "cosine")
 STANDARDIZE = ("fixed", "dataset", "none")
+# What each standardization does, for help texts (CLI and GUI).
+STANDARDIZE_HELP = {"fixed": "the network's own mean and std (ImageNet-style for effnet-lite0)",
+                    "dataset": "mean and std measured on the training images",
+                    "none": "pixel / 255 only, as the seed feeds its MLP"}
 
 
 @dataclass
@@ -40,12 +47,14 @@ class TrainConfig:
     batch_size: int = 32
     optimizer: str = "adam"
     lr: float = 1e-3
-    momentum: float = 0.9  # used by "momentum" (SGD with momentum) and rmsprop
+    # momentum: classical (heavy-ball) SGD momentum; nesterov: Nesterov's; rmsprop: its momentum term.
+    # None = the optimizer's default (DEFAULT_MOMENTUM); the other optimizers have no momentum setting.
+    momentum: float | None = None
     weight_decay: float = 0.0  # L2
     l1: float = 0.0
     dropout: float = 0.2
     schedule: str = "constant"
-    standardize: str = "fixed"  # fixed: the network's mean/std; dataset: computed on the training split
+    standardize: str = "fixed"  # input standardization: one of STANDARDIZE (see STANDARDIZE_HELP)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     early_stopping: int = 0  # patience in epochs without a better validation score; 0 = off
     seed: int = 0
@@ -77,7 +86,10 @@ class TrainConfig:
         need(isinstance(self.epochs, int) and 1 <= self.epochs <= 10_000, "epochs must be a whole number from 1 to 10000")
         need(isinstance(self.batch_size, int) and 1 <= self.batch_size <= 4096, "batch size must be from 1 to 4096")
         need(0 < self.lr <= 10, "learning rate must be above 0 and at most 10 (typical: 1e-4 to 1e-1)")
-        need(0 <= self.momentum < 1, "momentum must be in [0, 1)")
+        need(self.momentum is None or (isinstance(self.momentum, (int, float)) and 0 <= self.momentum < 1),
+             "momentum must be in [0, 1)")
+        need(self.optimizer != "nesterov" or effective_momentum(self) > 0,
+             "nesterov needs a momentum above 0 (e.g. 0.9) — or use optimizer sgd")
         need(self.weight_decay >= 0 and self.l1 >= 0, "L1 and L2 (weight decay) must be zero or positive")
         need(0 <= self.dropout < 1, "dropout must be in [0, 1)")
         need(0 <= self.label_smoothing < 1, "label smoothing must be in [0, 1)")
@@ -95,6 +107,13 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
         return _from_dict(cls, d, "training config")
+
+
+def effective_momentum(cfg: TrainConfig) -> float:
+    """The momentum the optimizer runs with: the one set, or its default (0 where it has none)."""
+    if cfg.optimizer not in DEFAULT_MOMENTUM:
+        return 0.0
+    return float(DEFAULT_MOMENTUM[cfg.optimizer] if cfg.momentum is None else cfg.momentum)
 
 
 def _from_dict(cls, d: dict, what: str):

@@ -156,3 +156,95 @@ def test_shipped_presets_are_valid():
     assert preset("mlp").optimizer == "adam" and preset("mlp").lr == 0.01 and preset("mlp").batch_size == 100
     with pytest.raises(ConfigError, match="unknown preset"):
         preset("turbo")
+
+
+# -- optimizers: each name does what it says --------------------------------------------------------
+def _two_steps(cfg: TrainConfig, device: str = "cpu") -> list[float]:
+    """A weight w = 1 under a constant gradient of 1 (loss = w): where it stands after each of two steps."""
+    from inspector.core.optimizers import make_optimizer
+
+    w = torch.nn.Parameter(torch.ones(1))
+    opt = make_optimizer([w], cfg, device)
+    out = []
+    for _ in range(2):
+        opt.zero_grad()
+        w.sum().backward()
+        opt.step()
+        out.append(float(w.detach()))
+    return out
+
+
+@pytest.mark.parametrize("device", [None, "cpu"])  # per-tensor and fused steps
+def test_momentum_is_classical_and_nesterov_has_its_own_name(device):
+    lr = 0.1
+    # Classical (heavy-ball), the seed's optim.SGD(momentum=0.9): v1 = g, v2 = 0.9 v1 + g = 1.9.
+    assert _two_steps(mlp_cfg(optimizer="momentum", lr=lr), device) == pytest.approx([1 - lr, 1 - lr - lr * 1.9])
+    # Nesterov looks ahead: each step uses g + 0.9 v, so the first step is already 1.9 g.
+    assert _two_steps(mlp_cfg(optimizer="nesterov", lr=lr), device) == pytest.approx(
+        [1 - lr * 1.9, 1 - lr * 1.9 - lr * (1 + 0.9 * 1.9)])
+    # An explicit momentum is used: 0.5 gives v2 = 1.5.
+    assert _two_steps(mlp_cfg(optimizer="momentum", lr=lr, momentum=0.5), device)[1] == pytest.approx(1 - lr - lr * 1.5)
+
+
+def test_rmsprop_uses_the_momentum_setting():
+    plain = _two_steps(mlp_cfg(optimizer="rmsprop", lr=0.01))
+    assert plain == _two_steps(mlp_cfg(optimizer="rmsprop", lr=0.01, momentum=0.0))  # default: none
+    with_m = _two_steps(mlp_cfg(optimizer="rmsprop", lr=0.01, momentum=0.5))
+    # Same first step; the second adds half the first one's update (torch's RMSprop momentum buffer).
+    assert with_m[0] == pytest.approx(plain[0])
+    assert (1 - with_m[1]) - (1 - plain[1]) == pytest.approx(0.5 * (1 - plain[0]), rel=1e-3)
+
+
+def test_momentum_settings_are_checked():
+    from inspector.core.train_config import effective_momentum
+
+    with pytest.raises(ConfigError, match="nesterov needs a momentum above 0"):
+        mlp_cfg(optimizer="nesterov", momentum=0.0)
+    with pytest.raises(ConfigError, match="momentum must be in"):
+        mlp_cfg(optimizer="momentum", momentum=1.0)
+    assert effective_momentum(mlp_cfg(optimizer="momentum")) == 0.9
+    assert effective_momentum(mlp_cfg(optimizer="rmsprop")) == 0.0
+    assert effective_momentum(mlp_cfg(optimizer="adam", momentum=0.5)) == 0.0  # Adam has betas, not momentum
+
+
+def test_fused_steps_on_the_cpu_match_per_tensor_steps():
+    from inspector.core.optimizers import make_optimizer
+
+    for name in ("sgd", "momentum", "nesterov", "adagrad", "adam", "adamw"):
+        cfg = mlp_cfg(optimizer=name, lr=0.05, weight_decay=1e-3)
+        assert make_optimizer([torch.nn.Parameter(torch.ones(2))], cfg, "cpu").defaults.get("fused") is True, name
+        assert _two_steps(cfg, "cpu") == pytest.approx(_two_steps(cfg, None), rel=1e-5), name
+
+
+# -- input standardization --------------------------------------------------------------------------
+def test_standardize_choices_set_the_saved_preprocessing():
+    data = bars(40)
+    fixed = fit(mlp_cfg(standardize="fixed", epochs=1), data, None, ["h", "v"]).preprocessing
+    none = fit(mlp_cfg(standardize="none", epochs=1), data, None, ["h", "v"]).preprocessing
+    measured = fit(mlp_cfg(standardize="dataset", epochs=1), data, None, ["h", "v"]).preprocessing
+    assert (none["mean"], none["std"]) == ([0.0], [1.0])
+    assert (fixed["mean"], fixed["std"]) == ([0.0], [1.0])  # the mlp's own: the seed's pixel / 255
+    x = data.images.astype(np.float64) / 255
+    assert measured["mean"] == pytest.approx([x.mean()]) and measured["std"] == pytest.approx([x.std()])
+    cnn = fit(TrainConfig(arch="cnn", mode="scratch", epochs=1, input_size=[28, 28], augment=NO_AUG), data, None,
+              ["h", "v"]).preprocessing
+    assert (cnn["mean"], cnn["std"]) == ([0.5], [0.25])  # "fixed" is the default: the cnn's own
+    with pytest.raises(ConfigError, match="unknown standardize 'zscore' — choose one of fixed, dataset, none"):
+        mlp_cfg(standardize="zscore")
+
+
+@pytest.mark.parametrize("arch", ["mlp", "cnn"])
+def test_prepared_inputs_train_exactly_like_per_batch_conversion(monkeypatch, arch):
+    """The loop standardizes a small split once (fit.PREPARED_BYTES); the same run with every batch
+    converted on its own gives the same weights and the same history."""
+    import inspector.core.fit as fit_mod
+
+    cfg = mlp_cfg(arch=arch, epochs=2, input_size=[28, 28] if arch == "cnn" else None)
+    train, val = bars(64), bars(32, seed=1)
+    a = fit(cfg, train, val, ["h", "v"])
+    monkeypatch.setattr(fit_mod, "PREPARED_BYTES", 0)
+    b = fit(cfg, train, val, ["h", "v"])
+    sa, sb = a.model.state_dict(), b.model.state_dict()
+    assert all(torch.allclose(sa[k], sb[k], atol=1e-6) for k in sa)
+    assert [h["train_loss"] for h in a.history] == pytest.approx([h["train_loss"] for h in b.history], rel=1e-5)
+    assert (a.val_predictions == b.val_predictions).all()
