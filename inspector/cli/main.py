@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 
@@ -21,6 +22,32 @@ def _open_project(path):
     if line:
         print(f"note: {line}", file=sys.stderr)
     return p
+
+
+class _SkippedImages(logging.Handler):
+    """Collects the images core.arrays left out as unreadable while a command runs (its warning record
+    carries the list), so the command can say which, in one line and in --json."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.files: list[tuple[str, str]] = []
+        self._logger = logging.getLogger("inspector.core.arrays")
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.files += getattr(record, "skipped", [])
+
+    def __enter__(self) -> "_SkippedImages":
+        self._logger.addHandler(self)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._logger.removeHandler(self)
+
+    def line(self) -> str:
+        shown = "; ".join(f"{f} ({why})" for f, why in self.files[:10])
+        more = f"; and {len(self.files) - 10} more (--json lists all)" if len(self.files) > 10 else ""
+        return (f"skipped {len(self.files)} unreadable image(s), trained without them — re-import or discard "
+                f"them: {shown}{more}")
 
 
 def _emit(args, obj: dict, text: str) -> None:
@@ -106,15 +133,18 @@ def cmd_train(args) -> int:
     from inspector.core.training import train_project
 
     cfg = _train_config(args)
-    with _open_project(args.project) as p:
+    with _open_project(args.project) as p, _SkippedImages() as skipped:
         out = train_project(p, cfg, warm_from=args.warm_from, progress=TerminalProgress(quiet=args.quiet),
                             cancel=CancelToken(), user=args.user, activate=True if args.activate else None)
+    if skipped.files:
+        print(f"warning: {skipped.line()}", file=sys.stderr)
     m = out.metrics
     obj = {"version": out.version.version, "active": out.version.active, "arch": cfg.arch, "mode": cfg.mode,
            "val_accuracy": m.get("accuracy"), "val": {k: m.get(k) for k in ("accuracy", "per_class", "confusion_matrix",
                                                                               "count")},
            "best_epoch": out.result.best_epoch, "train_s": round(out.result.train_s, 3),
-           "wall_s": round(out.wall_s, 3), "device": out.result.device}
+           "wall_s": round(out.wall_s, 3), "device": out.result.device,
+           "skipped": [{"file": f, "reason": why} for f, why in skipped.files]}
     acc = f"{m['accuracy']:.4f}" if m else "n/a (no validation images)"
     _emit(args, obj, f"saved model {out.version.version}{' (active)' if out.version.active else ''}: "
                      f"validation accuracy {acc}, {out.wall_s:.1f} s")

@@ -1,16 +1,20 @@
 """In-memory training data: every image decoded and resized once, kept as uint8."""
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from inspector.core.errors import ImageDecodeError
 from inspector.core.imageio import decode_image, read_image_bytes
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -20,13 +24,14 @@ class ArrayDataset:
     images: np.ndarray
     labels: np.ndarray
     keys: list[str]
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, one-line reason): not loaded
 
     def __len__(self) -> int:
         return len(self.labels)
 
     def subset(self, idx: Sequence[int] | np.ndarray) -> "ArrayDataset":
         idx = np.asarray(idx, dtype=np.int64)
-        return ArrayDataset(self.images[idx], self.labels[idx], [self.keys[i] for i in idx])
+        return ArrayDataset(self.images[idx], self.labels[idx], [self.keys[i] for i in idx], list(self.skipped))
 
 
 def prepare(img: np.ndarray, size: Sequence[int], channels: int) -> np.ndarray:
@@ -43,16 +48,24 @@ def prepare(img: np.ndarray, size: Sequence[int], channels: int) -> np.ndarray:
 def load_arrays(paths: Sequence[str | Path], labels: Sequence[int], keys: Sequence[str], size: Sequence[int],
                 channels: int, progress: Callable[[int, int], None] | None = None,
                 cancel=None) -> ArrayDataset:
-    """Decode and resize images in a small thread pool (decoders and cv2 release the GIL)."""
+    """Decode and resize images in a small thread pool (decoders and cv2 release the GIL). An image that
+    cannot be read or decoded (a damaged or missing file) is left out, listed in .skipped and logged as
+    one warning: one bad file must not stop a training run."""
     n = len(paths)
     out = np.empty((n, int(size[0]), int(size[1]), channels), np.uint8)
     max_side = max(int(size[0]), int(size[1]))
+    failed: dict[int, str] = {}
 
     def one(i: int) -> None:
         if cancel is not None and cancel.is_set():
             return
-        data = read_image_bytes(paths[i])
-        out[i] = prepare(decode_image(data, name=Path(paths[i]).name, max_side=max_side), size, channels)
+        try:
+            data = read_image_bytes(paths[i])
+            out[i] = prepare(decode_image(data, name=Path(paths[i]).name, max_side=max_side), size, channels)
+        except ImageDecodeError as e:
+            failed[i] = str(e)
+        except OSError as e:
+            failed[i] = f"cannot read the file ({e.strerror or e})"
 
     workers = max(1, min(4, os.cpu_count() or 1))
     with ThreadPoolExecutor(workers) as pool:
@@ -61,4 +74,11 @@ def load_arrays(paths: Sequence[str | Path], labels: Sequence[int], keys: Sequen
                 progress(done, n)
     if cancel is not None:
         cancel.check()
-    return ArrayDataset(out, np.asarray(labels, dtype=np.int64), list(keys))
+    labels, keys = np.asarray(labels, dtype=np.int64), list(keys)
+    if not failed:
+        return ArrayDataset(out, labels, keys)
+    keep = np.array([i for i in range(n) if i not in failed], dtype=np.int64)
+    skipped = [(str(paths[i]), failed[i]) for i in sorted(failed)]
+    log.warning("skipped %d unreadable image(s) of %d: %s", len(skipped), n,
+                "; ".join(f"{p}: {why}" for p, why in skipped), extra={"skipped": skipped})
+    return ArrayDataset(out[keep], labels[keep], [keys[i] for i in keep], skipped)
