@@ -121,7 +121,8 @@ def _train_config(args):
         name = {"mlp": "mlp", "cnn": "cnn"}.get(args.arch or "", args.mode if args.mode in ("head", "finetune") else "head")
     over = dict(arch=args.arch, mode=args.mode, epochs=args.epochs, optimizer=args.optimizer, lr=args.lr,
                 batch_size=args.batch_size, weight_decay=args.weight_decay, l1=args.l1, dropout=args.dropout,
-                early_stopping=args.early_stopping, seed=args.seed, device=args.device, schedule=args.schedule)
+                early_stopping=args.early_stopping, seed=args.seed, device=args.device, schedule=args.schedule,
+                momentum=args.momentum, standardize=args.standardize)
     if args.no_augment:
         over["augment"] = dict(hflip=False, vflip=False, rotate_deg=0, shift=0, brightness=0, contrast=0)
     return preset(name, **over)
@@ -241,6 +242,7 @@ def cmd_demo(args) -> int:
 # -- the parser ---------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     from inspector.cli import anomaly_cmds
+    from inspector.core.train_config import OPTIMIZERS, STANDARDIZE, STANDARDIZE_HELP
 
     ap = argparse.ArgumentParser(prog="inspector", description="Deep-learning inspection workstation")
     ap.add_argument("--version", action="version", version=f"inspector {__version__}")
@@ -289,7 +291,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--arch", choices=("mlp", "cnn", "effnet-lite0"))
     sp.add_argument("--mode", choices=("head", "finetune", "scratch"))
     sp.add_argument("--epochs", type=int)
-    sp.add_argument("--optimizer", choices=("sgd", "momentum", "adagrad", "rmsprop", "adam", "adamw"))
+    sp.add_argument("--optimizer", choices=OPTIMIZERS,
+                    help="momentum: SGD with classical momentum; nesterov: SGD with Nesterov momentum")
+    sp.add_argument("--momentum", type=float,
+                    help="for momentum and nesterov (default 0.9) and rmsprop (default 0: none)")
     sp.add_argument("--lr", type=float)
     sp.add_argument("--batch-size", type=int)
     sp.add_argument("--weight-decay", type=float, help="L2 regularization")
@@ -298,9 +303,13 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--schedule", choices=("constant", "cosine"))
     sp.add_argument("--early-stopping", type=int, metavar="PATIENCE")
     sp.add_argument("--no-augment", action="store_true")
+    sp.add_argument("--standardize", choices=STANDARDIZE,
+                    help="input standardization: " + "; ".join(f"{k}: {v}" for k, v in STANDARDIZE_HELP.items())
+                    + " (default: the preset's)")
     sp.add_argument("--seed", type=int)
     sp.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"))
-    sp.add_argument("--from", dest="warm_from", metavar="VERSION", help="warm start from this version")
+    sp.add_argument("--from", dest="warm_from", metavar="VERSION",
+                    help="warm start: continue from this version's weights (same network) on today's labels")
     sp.add_argument("--activate", action="store_true", help="make the new version active")
     sp.add_argument("--user")
     sp.add_argument("--quiet", action="store_true")

@@ -16,7 +16,7 @@ MODES = ("head", "finetune", "scratch")
 SCHEDULES = ("constant", "cosine")
 STANDARDIZE = ("fixed", "dataset", "none")
 # What each standardization does, for help texts (CLI and GUI).
-STANDARDIZE_HELP = {"fixed": "the network's own mean and std (ImageNet-style for effnet-lite0)",
+STANDARDIZE_HELP = {"fixed": "the network's own fixed mean and std",
                     "dataset": "mean and std measured on the training images",
                     "none": "pixel / 255 only, as the seed feeds its MLP"}
 
@@ -88,6 +88,9 @@ class TrainConfig:
         need(0 < self.lr <= 10, "learning rate must be above 0 and at most 10 (typical: 1e-4 to 1e-1)")
         need(self.momentum is None or (isinstance(self.momentum, (int, float)) and 0 <= self.momentum < 1),
              "momentum must be in [0, 1)")
+        need(self.momentum is None or self.optimizer in DEFAULT_MOMENTUM,
+             f"optimizer {self.optimizer} has no momentum setting — momentum applies to "
+             f"{', '.join(DEFAULT_MOMENTUM)}")
         need(self.optimizer != "nesterov" or effective_momentum(self) > 0,
              "nesterov needs a momentum above 0 (e.g. 0.9) — or use optimizer sgd")
         need(self.weight_decay >= 0 and self.l1 >= 0, "L1 and L2 (weight decay) must be zero or positive")

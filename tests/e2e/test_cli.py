@@ -1,5 +1,6 @@
 """The CLI as a vision engineer scripts it: synth → init → import → train → eval → predict →
 models → export, each a real `inspector` process."""
+import json
 from pathlib import Path
 
 import pytest
@@ -64,6 +65,23 @@ def test_train_eval_predict_models_export(workspace):
     assert sum(1 for f in exported.rglob("*.png")) == 120
 
 
+def test_training_options_reach_the_saved_model(workspace):
+    """--optimizer nesterov, --momentum and --standardize are what the new version records and trains with;
+    --from continues from an earlier version of the same network."""
+    root, parts, project = workspace
+    first = last_json(inspector("train", "--project", project, "--arch", "mlp", "--epochs", 1, "--optimizer", "nesterov",
+                                "--momentum", "0.8", "--standardize", "dataset", "--json"))
+    saved = json.loads((project / "models" / first["version"] / "config.json").read_text(encoding="utf-8"))
+    tc = saved["train_config"]
+    assert (tc["optimizer"], tc["momentum"], tc["standardize"]) == ("nesterov", 0.8, "dataset")
+    assert saved["preprocessing"]["mean"] != [0.0] and saved["preprocessing"]["std"] != [1.0]  # measured on the images
+    again = last_json(inspector("train", "--project", project, "--arch", "mlp", "--epochs", 1, "--standardize", "none",
+                                "--from", first["version"], "--json"))
+    saved = json.loads((project / "models" / again["version"] / "config.json").read_text(encoding="utf-8"))
+    assert (saved["preprocessing"]["mean"], saved["preprocessing"]["std"]) == ([0.0], [1.0])
+    assert saved["training"]["warm_start_from"] == first["version"] and saved["train_config"]["momentum"] is None
+
+
 def test_user_errors_are_one_line(workspace, tmp_path):
     root, parts, project = workspace
     cases = [
@@ -72,6 +90,9 @@ def test_user_errors_are_one_line(workspace, tmp_path):
         ("eval", "--project", project, "--data", tmp_path / "missing"),
         ("train", "--project", project, "--arch", "mlp", "--mode", "head"),
         ("train", "--project", project, "--lr", "-1"),
+        ("train", "--project", project, "--optimizer", "adam", "--momentum", "0.5"),
+        ("train", "--project", project, "--optimizer", "nesterov", "--momentum", "0"),
+        ("train", "--project", project, "--arch", "mlp", "--epochs", "1", "--from", "v1"),  # v1 is a cnn
     ]
     for args in cases:
         out = inspector(*args, check=False)

@@ -204,7 +204,10 @@ def test_momentum_settings_are_checked():
         mlp_cfg(optimizer="momentum", momentum=1.0)
     assert effective_momentum(mlp_cfg(optimizer="momentum")) == 0.9
     assert effective_momentum(mlp_cfg(optimizer="rmsprop")) == 0.0
-    assert effective_momentum(mlp_cfg(optimizer="adam", momentum=0.5)) == 0.0  # Adam has betas, not momentum
+    assert effective_momentum(mlp_cfg(optimizer="adam")) == 0.0
+    with pytest.raises(ConfigError, match="optimizer adam has no momentum setting — momentum applies to momentum, "
+                                          "nesterov, rmsprop"):
+        mlp_cfg(optimizer="adam", momentum=0.5)  # Adam has betas, not momentum: say so rather than ignore it
 
 
 def test_fused_steps_on_the_cpu_match_per_tensor_steps():
