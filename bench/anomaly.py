@@ -1,7 +1,10 @@
 """Anomaly-detection benchmark on Magnetic Tile: MT_Free split 50/50 with a fixed seed (the model is fitted
 on one half, whose leave-one-out scores set the threshold), the other half plus every defect image is test.
 
-    python bench/anomaly.py [--data ../shared/datasets/magnetic-tile] [--seed 0]
+    python bench/anomaly.py [--data ../shared/datasets/magnetic-tile] [--seed 0] [--preset auto|texture|detail]
+
+The fit is the product's own (`fit_good_parts`, as `inspector anomaly fit`): with the default preset `auto`
+the settings are searched on the fit half with synthetic defects; fit_s includes that search.
 
 fit_s: wall seconds from the file list to a calibrated model (decoding included). score_ms_per_image:
 decoded image in, score and full-size anomaly map out. bank_mb: the memory bank as stored.
@@ -21,8 +24,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from inspector.core.anomaly.model import AnomalyConfig, fit_model, load_source  # noqa: E402
-from inspector.core.anomaly.threshold import auroc, calibrate  # noqa: E402
+from inspector.core.anomaly.autoconfig import wilson  # noqa: E402
+from inspector.core.anomaly.fitting import fit_good_parts  # noqa: E402
+from inspector.core.anomaly.model import AnomalyConfig, load_source, source_size  # noqa: E402
+from inspector.core.anomaly.threshold import auroc  # noqa: E402
 
 DEFECTS = ("Blowhole", "Break", "Crack", "Fray", "Uneven")
 
@@ -52,13 +57,14 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--val-fraction", type=float, default=0.0,
                     help="share of the fit half held out for the threshold (default 0: every fit image goes into "
-                         "the bank and the threshold comes from leave-one-out scores of --loo of them)")
-    ap.add_argument("--loo", type=int, default=100, help="fit images scored leave-one-out for the threshold")
+                         "the bank and the threshold comes from leave-one-out scores of 100 of them)")
     ap.add_argument("--frr", type=float, default=0.01)
-    ap.add_argument("--config", default="{}", help='JSON overrides of AnomalyConfig, e.g. {"coreset_ratio": 0.04}')
+    ap.add_argument("--preset", default="auto", choices=("auto", "texture", "detail"))
+    ap.add_argument("--config", default=None, help='fixed settings instead of a preset: JSON overrides of '
+                                                   'AnomalyConfig, e.g. {"coreset_ratio": 0.04}')
     args = ap.parse_args()
     data = Path(args.data)
-    cfg = AnomalyConfig.from_dict(json.loads(args.config))
+    cfg = AnomalyConfig.from_dict(json.loads(args.config)) if args.config else None
     fit_half, test_good, defects = listing(data, args.seed)
     n_val = int(round(len(fit_half) * args.val_fraction))
     order = np.random.default_rng(args.seed + 1).permutation(len(fit_half))
@@ -66,16 +72,18 @@ def main() -> None:
     train = [fit_half[i] for i in sorted(order[n_val:])]
 
     t0 = time.perf_counter()
-    model = fit_model(train, cfg, loo_images=0 if val else args.loo)
-    t_bank = time.perf_counter() - t0
-    if val:
-        model.calibration = calibrate(model.raw_scores(val), args.frr, source=f"{len(val)} held-out good images")
-    else:
-        model.calibration = calibrate(model.info["loo_scores"], args.frr, source=f"{args.loo} fit images, leave-one-out")
+    model, report = fit_good_parts(train, [source_size(f) for f in train], val, preset_name=args.preset, config=cfg,
+                                   frr=args.frr, seed=args.seed)
     fit_s = time.perf_counter() - t0
     print(f"fit: {len(train)} images, {model.info['train_patches']} patches -> bank {len(model.bank)} "
-          f"× {model.bank.shape[1]} in {t_bank:.1f} s; threshold from {model.calibration.source}, total {fit_s:.1f} s",
-          file=sys.stderr)
+          f"× {model.bank.shape[1]}; threshold from {model.calibration.source}, total {fit_s:.1f} s", file=sys.stderr)
+    if report is not None:
+        print("auto: " + report.reason, file=sys.stderr)
+        for line in report.expected_lines():
+            print("  " + line, file=sys.stderr)
+        for r in report.results:
+            print(f"  tried {r.name} sigma {r.smooth_sigma:g}: catch {r.catch:.3f} auroc {r.auroc:.3f} "
+                  f"{r.score_ms:.0f} ms", file=sys.stderr)
 
     tests = [("Free", f) for f in test_good] + defects
     images = [load_source(f) for _, f in tests]
@@ -105,6 +113,10 @@ def main() -> None:
         "per_class_auroc": per_class,
         "test_frr": round(float((scores[~labels] > thr).mean()), 4),
         "test_escape_rate": round(float((scores[labels] <= thr).mean()), 4),
+        "catch_ci": [round(v, 4) for v in wilson(int((scores[labels] > thr).sum()), int(labels.sum()))],
+        "frr_ci": [round(v, 4) for v in wilson(int((scores[~labels] > thr).sum()), int((~labels).sum()))],
+        "preset": args.preset if cfg is None else "config", "chosen": report.chosen if report else None,
+        "expected_catch": report.best.catch if report and report.best else None,
         "bank_entries": int(len(model.bank)),
         "train_images": len(train), "val_images": len(val), "test_good": int((~labels).sum()),
         "test_defect": int(labels.sum()), "seed": args.seed,

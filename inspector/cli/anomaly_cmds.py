@@ -54,16 +54,24 @@ def cmd_fit(args) -> int:
     from inspector.core.anomaly.model import preset
     from inspector.core.cancel import CancelToken
 
-    cfg = preset(args.preset, coreset_ratio=args.coreset_ratio)
+    cfg = None
+    if args.preset != "auto":
+        cfg = preset(args.preset, coreset_ratio=args.coreset_ratio)
+    elif args.coreset_ratio is not None:
+        raise ConfigError("--coreset-ratio sets a fixed configuration — use it with --preset texture or detail")
     with _open_project(args.project) as p:
-        out = fit_project(p, frr=args.frr, config=cfg, activate=True if args.activate else None, user=args.user,
-                          progress=TerminalProgress(quiet=args.quiet or args.json), cancel=CancelToken())
+        out = fit_project(p, frr=args.frr, config=cfg, preset_name=args.preset, activate=True if args.activate else None,
+                          user=args.user, progress=TerminalProgress(quiet=args.quiet or args.json), cancel=CancelToken())
     obj = {"version": out.version.version, "active": out.version.active, "fit_s": round(out.fit_s, 3),
            "threshold": out.threshold, "frr_target": args.frr, "bank_size": out.bank_size,
-           "train_images": out.train_images, "calibration": out.calibration_source, "preset": args.preset}
-    _emit(args, obj, f"saved anomaly model {out.version.version}{' (active)' if out.version.active else ''}: "
-                     f"{out.train_images} good images, bank {out.bank_size} patches, threshold {out.threshold:.4g} "
-                     f"at {args.frr:.2%} false rejects ({out.calibration_source}), {out.fit_s:.1f} s")
+           "train_images": out.train_images, "calibration": out.calibration_source, "preset": args.preset,
+           "auto": out.auto.to_dict() if out.auto is not None else None}
+    text = (f"saved anomaly model {out.version.version}{' (active)' if out.version.active else ''}: "
+            f"{out.train_images} good images, bank {out.bank_size} patches, threshold {out.threshold:.4g} "
+            f"at {args.frr:.2%} false rejects ({out.calibration_source}), {out.fit_s:.1f} s")
+    if out.auto is not None:
+        text += f"\nsettings: {out.auto.reason}\n" + "\n".join(f"  {line}" for line in out.auto.expected_lines())
+    _emit(args, obj, text)
     return 0
 
 
@@ -120,14 +128,18 @@ def cmd_eval(args) -> int:
     lines = [f"anomaly model {m['version']} on {m['data']}: {m['good']} good, {m['defect']} defect images",
              f"  image AUROC {fmt(m['image_auroc'])}, pixel AUROC {fmt(m['pixel_auroc'])}"
              f"{'' if m['masks'] else ' (no masks found)'}",
-             f"  at the threshold: false rejects {m['false_rejects']}/{m['good']} ({fmt(m['frr'])}), "
-             f"escapes {m['escapes']}/{m['defect']} ({fmt(m['escape_rate'])}); {m['score_ms']} ms per image"]
+             f"  at the threshold: catches {m['defect'] - m['escapes']}/{m['defect']}{_ci(m['catch_rate'], m['catch_ci'])}, "
+             f"false rejects {m['false_rejects']}/{m['good']}{_ci(m['frr'], m['frr_ci'])}; {m['score_ms']} ms per image"]
     for name, c in m["per_class"].items():
         lines.append(f"  {name:<20} {c['flagged']:>5}/{c['count']:<5} flagged"
                      + (f"  AUROC {c['auroc']:.4f}" if c["auroc"] is not None else ""))
     lines += [f"  skipped {path}: {why}" for path, why in m["rejected"]]
     _emit(args, m, "\n".join(lines))
     return 0
+
+
+def _ci(rate, ci) -> str:
+    return "" if rate is None else f" ({rate:.1%}, 95 % CI {ci[0]:.1%}-{ci[1]:.1%})"
 
 
 def cmd_predict(args, combined: bool) -> int:
@@ -189,9 +201,10 @@ def add_parser(sub) -> None:
     sp = asub.add_parser("fit", help="fit on the good (ok-kind) training parts; threshold from good validation parts")
     sp.add_argument("--project", required=True)
     sp.add_argument("--frr", type=float, default=0.01, help="target false-reject rate on good parts (default 0.01)")
-    sp.add_argument("--preset", choices=("texture", "detail"), default="texture",
-                    help="texture: surfaces and region defects (tuned on Magnetic Tile); detail: small sharp "
-                         "defects on a consistent part")
+    sp.add_argument("--preset", choices=("auto", "texture", "detail"), default="auto",
+                    help="auto (default): try several settings on held-out good parts with synthetic defects "
+                         "(and any labelled defective parts) and keep the one that catches most; texture: "
+                         "surfaces and region defects; detail: small sharp defects on a consistent part")
     sp.add_argument("--coreset-ratio", type=float, help="share of training patches kept in the memory bank")
     sp.add_argument("--activate", action="store_true", help="make the new version active (default: only when "
                                                             "no anomaly model is active yet)")

@@ -25,9 +25,9 @@ class TrainSummary:
     wall_s: float
 
 
-def train_summary(root: str, cfg: dict, user: str, *, progress, cancel) -> TrainSummary:
-    """Train with `cfg` (a TrainConfig as a dict); then score the version that was active before on the
-    same validation images, so the two can be compared side by side."""
+def train_summary(root: str, cfg: dict, user: str, warm_from: str | None = None, *, progress, cancel) -> TrainSummary:
+    """Train with `cfg` (a TrainConfig as a dict), from `warm_from`'s weights when given; then score the
+    version that was active before on the same validation images, so the two can be compared side by side."""
     from inspector.core.evaluation import evaluate_version
     from inspector.core.project import Project
     from inspector.core.registry import ModelRegistry
@@ -36,7 +36,8 @@ def train_summary(root: str, cfg: dict, user: str, *, progress, cancel) -> Train
 
     with Project.open(root) as project:
         before = ModelRegistry(project).active("classifier")
-        out = train_project(project, TrainConfig.from_dict(cfg), progress=progress, cancel=cancel, user=user)
+        out = train_project(project, TrainConfig.from_dict(cfg), warm_from=warm_from, progress=progress,
+                            cancel=cancel, user=user)
         compared = None
         if before is not None and out.metrics:
             progress(StageProgress("comparing with the active model", 0, 1))
@@ -49,12 +50,12 @@ def train_summary(root: str, cfg: dict, user: str, *, progress, cancel) -> Train
                             before.version if before else None, compared, out.result.history, out.wall_s)
 
 
-def train_task(root: Path, cfg, user: str):
+def train_task(root: Path, cfg, user: str, warm_from: str | None = None):
     """Training runs in a child process (see child_process: torch would hold the GUI's GIL)."""
     def run(progress, cancel) -> TrainSummary:
         from inspector.gui.child_process import run_in_process
 
-        return run_in_process("inspector.gui.tasks:train_summary", (str(root), cfg.to_dict(), user),
+        return run_in_process("inspector.gui.tasks:train_summary", (str(root), cfg.to_dict(), user, warm_from),
                               progress, cancel)
     return run
 

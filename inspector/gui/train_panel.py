@@ -12,7 +12,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QCheckBox, QComb
 
 from inspector.core.errors import InspectorError
 from inspector.core.progress import BatchProgress, EpochEnd, StageProgress
-from inspector.core.train_config import OPTIMIZERS, load_presets, preset
+from inspector.core.train_config import (DEFAULT_MOMENTUM, OPTIMIZERS, STANDARDIZE_HELP, effective_momentum,
+                                         load_presets, preset)
 from inspector.gui.logs import show_error
 from inspector.gui.metrics_view import ClassComparison, ConfusionMatrix
 from inspector.gui.tasks import AnomalyFitSummary, TrainSummary, anomaly_fit_task, train_task
@@ -20,6 +21,12 @@ from inspector.gui.train_plots import TrainingPlots
 
 MIN_PER_CLASS = 10  # below this a class is flagged: the model will hardly learn it
 NO_AUGMENT = dict(hflip=False, vflip=False, rotate_deg=0, shift=0, brightness=0, contrast=0)
+OPTIMIZER_HELP = {"sgd": "Plain stochastic gradient descent", "momentum": "SGD with classical momentum",
+                  "nesterov": "SGD with Nesterov momentum (looks one step ahead)",
+                  "adagrad": "Adagrad: per-weight steps that shrink as gradients add up",
+                  "rmsprop": "RMSprop: per-weight steps from recent gradient sizes; uses Momentum if set",
+                  "adam": "Adam: adaptive steps with momentum built in", "adamw": "Adam with decoupled weight decay (L2)"}
+STANDARDIZE_LABELS = {"fixed": "Fixed", "dataset": "From the images", "none": "None (pixel / 255)"}
 
 
 def anomaly_confusion(m: dict) -> dict:
@@ -83,8 +90,10 @@ class TrainPanel(QWidget):
         lay.addWidget(right, 1)
         session.samples_changed.connect(self.refresh)
         session.models_changed.connect(self._update_activate)
+        session.models_changed.connect(self._update_warm)
         self._apply_preset()
         self.refresh()
+        self._update_warm()
 
     def _fit_to_font(self) -> None:
         self._left.setFixedWidth(max(420, self.fontMetrics().averageCharWidth() * 56))
@@ -137,6 +146,9 @@ class TrainPanel(QWidget):
         self.preset_note.setWordWrap(True)
         self.preset_note.setStyleSheet("color: #5f6368")
         v.addWidget(self.preset_note)
+        self.warm = QCheckBox("Continue from the active model")
+        self.warm.setObjectName("warmStart")
+        v.addWidget(self.warm)
 
         self.advanced = QGroupBox("Advanced")
         self.advanced.setCheckable(True)
@@ -152,6 +164,14 @@ class TrainPanel(QWidget):
         self.arch.addItems(["effnet-lite0", "cnn", "mlp"])
         self.optimizer = QComboBox()
         self.optimizer.addItems(list(OPTIMIZERS))
+        for i, name in enumerate(OPTIMIZERS):
+            self.optimizer.setItemData(i, OPTIMIZER_HELP[name], Qt.ItemDataRole.ToolTipRole)
+        self.optimizer.currentTextChanged.connect(self._optimizer_changed)
+        self.momentum = QDoubleSpinBox(decimals=2, minimum=0, maximum=0.99, singleStep=0.05)
+        self.standardize = QComboBox()
+        for i, (key, label) in enumerate(STANDARDIZE_LABELS.items()):
+            self.standardize.addItem(label, key)
+            self.standardize.setItemData(i, STANDARDIZE_HELP[key].capitalize(), Qt.ItemDataRole.ToolTipRole)
         self.lr = QDoubleSpinBox(decimals=5, minimum=1e-5, maximum=1.0, singleStep=1e-4)
         self.epochs = QSpinBox(minimum=1, maximum=1000)
         self.batch = QSpinBox(minimum=1, maximum=1024)
@@ -160,7 +180,11 @@ class TrainPanel(QWidget):
         self.dropout = QDoubleSpinBox(decimals=2, minimum=0, maximum=0.9, singleStep=0.05)
         self.augment = QCheckBox("flips, small turns, light changes")
         rows = (("Network", self.arch, "effnet-lite0: pretrained on ImageNet; cnn and mlp: trained from scratch"),
+                ("Inputs", self.standardize, "Input standardization. " + "; ".join(
+                    f"{STANDARDIZE_LABELS[k]}: {v}" for k, v in STANDARDIZE_HELP.items())),
                 ("Optimizer", self.optimizer, "How the weights are updated"),
+                ("Momentum", self.momentum, "Share of the last update carried into the next; used by momentum and "
+                                            "nesterov (default 0.9) and rmsprop (default 0)"),
                 ("Learn. rate", self.lr, "Step size of each update"),
                 ("Epochs", self.epochs, "Passes over the training images"),
                 ("Batch", self.batch, "Images per update"), ("L2", self.l2, "Weight decay: keeps weights small"),
@@ -208,11 +232,15 @@ class TrainPanel(QWidget):
         form = QGridLayout()
         form.setContentsMargins(0, 0, 0, 0)
         self.anomaly_preset = QComboBox()
+        self.anomaly_preset.addItem("Automatic (recommended)", "auto")
         self.anomaly_preset.addItem("Surface texture", "texture")
         self.anomaly_preset.addItem("Small sharp defects", "detail")
-        self.anomaly_preset.setToolTip("Surface texture: uneven, worn or cracked surfaces, parts that vary in shape. "
-                                       "Small sharp defects: scratches, spots and missing features on a part that "
-                                       "always looks the same.")
+        self.anomaly_preset.setToolTip("Automatic: tries several settings on held-out good parts with synthetic "
+                                       "scratches, cracks, spots and patches drawn in (and on your labelled "
+                                       "defective parts) and keeps the one that catches most. Surface texture: "
+                                       "uneven, worn or cracked surfaces, parts that vary in shape. Small sharp "
+                                       "defects: scratches, spots and missing features on a part that always "
+                                       "looks the same.")
         self.frr = QDoubleSpinBox(decimals=1, minimum=0.1, maximum=20.0, singleStep=0.5, suffix=" %")
         self.frr.setValue(1.0)
         self.frr.setToolTip("Share of good parts the model may call NG: lower means fewer false alarms but "
@@ -313,6 +341,9 @@ class TrainPanel(QWidget):
         t = preset(name)
         self.arch.setCurrentText(t.arch)
         self.optimizer.setCurrentText(t.optimizer)
+        self._optimizer_changed(t.optimizer)
+        self.momentum.setValue(effective_momentum(t))
+        self.standardize.setCurrentIndex(self.standardize.findData(t.standardize))
         self.lr.setValue(t.lr)
         self.epochs.setValue(t.epochs)
         self.batch.setValue(t.batch_size)
@@ -328,12 +359,41 @@ class TrainPanel(QWidget):
             return preset(name)
         over = dict(arch=self.arch.currentText(), optimizer=self.optimizer.currentText(), lr=self.lr.value(),
                     epochs=self.epochs.value(), batch_size=self.batch.value(), weight_decay=self.l2.value(),
-                    l1=self.l1.value(), dropout=self.dropout.value())
+                    l1=self.l1.value(), dropout=self.dropout.value(), standardize=self.standardize.currentData())
+        if over["optimizer"] in DEFAULT_MOMENTUM:
+            over["momentum"] = self.momentum.value()
         if over["arch"] != "effnet-lite0":
             over["mode"] = "scratch"
         if not self.augment.isChecked():
             over["augment"] = NO_AUGMENT
         return preset(name, **over)
+
+    def _optimizer_changed(self, name: str) -> None:
+        """Momentum is editable only for the optimizers that use it, and starts at that optimizer's default."""
+        uses = name in DEFAULT_MOMENTUM
+        self.momentum.setEnabled(uses)
+        if uses:
+            self.momentum.setValue(DEFAULT_MOMENTUM[name])
+
+    def warm_from(self) -> str | None:
+        """The version to continue from, when "Continue from the active model" is ticked."""
+        if not (self.warm.isChecked() and self.warm.isEnabled()):
+            return None
+        active = self.session.registry.active("classifier")
+        return active.version if active is not None else None
+
+    def _update_warm(self) -> None:
+        active = self.session.registry.active("classifier")
+        self.warm.setEnabled(active is not None)
+        if active is None:
+            self.warm.setText("Continue from the active model")
+            self.warm.setChecked(False)
+            self.warm.setToolTip("There is no active model yet: the first one is trained from the start")
+        else:
+            self.warm.setText(f"Continue from the active model ({active.version})")
+            self.warm.setToolTip(f"Start from {active.version}'s weights instead of afresh and train on all labelled "
+                                 "parts, the newly labelled ones included. Needs the same network as "
+                                 f"{active.version}; a class added since keeps what the others learnt.")
 
     # -- training ---------------------------------------------------------------------------------------
     @property
@@ -360,7 +420,8 @@ class TrainPanel(QWidget):
         self.progress_text.setText("Starting…")
         self._busy()
         self.task = self.session.runner.run(
-            train_task(self.session.root, cfg, self.session.user), "train", on_progress=self._on_progress,
+            train_task(self.session.root, cfg, self.session.user, warm_from=self.warm_from()), "train",
+            on_progress=self._on_progress,
             on_result=self._on_result, on_error=self._on_error, on_cancel=self._on_cancel,
             on_finished=self._on_finished)
         self.training_changed.emit(True)
@@ -404,8 +465,14 @@ class TrainPanel(QWidget):
             self.comparison.set_metrics(anomaly_per_class(m), None)
         if s.active:
             text += ". It is now active."
+        if s.expected:
+            # the search's own estimate, at the threshold it ships with
+            text += "<br>Expected: " + "; ".join(s.expected[:2])
         self.headline.setText(text)
-        self.headline.setToolTip(f"Threshold set from the {s.calibration_source}.")
+        tip = f"Threshold set from the {s.calibration_source}."
+        if s.settings:
+            tip += "\nSettings: " + s.settings + "\n" + "\n".join(s.expected)
+        self.headline.setToolTip(tip)
         self.progress_text.setText(f"Done: {s.version} saved.")
         self.session.models_changed.emit()
         self._update_activate()

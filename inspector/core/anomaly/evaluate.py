@@ -14,6 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from inspector.core.anomaly.autoconfig import wilson
 from inspector.core.anomaly.model import load_source
 from inspector.core.anomaly.store import load_model
 from inspector.core.anomaly.threshold import auroc
@@ -124,13 +125,17 @@ def evaluate_anomaly(project, version: str | None = None, data_dir: str | Path |
                            "auroc": (_nan_none(auroc(np.r_[np.zeros((~y).sum()), np.ones(sel.sum())],
                                                      np.r_[s[~y], s[sel]])) if y[sel].all() else None)}
     good, bad = int((~y).sum()), int(y.sum())
+    fr, esc = int((s[~y] > thr).sum()), int((s[y] <= thr).sum())
     return {
         "version": model.version, "kind": "anomaly", "data": source, "count": int(len(s)), "good": good, "defect": bad,
         "image_auroc": _nan_none(auroc(y, s)),
         "pixel_auroc": _nan_none(auroc(np.concatenate(pix_y), np.concatenate(pix_s))) if masks_used else None,
         "masks": masks_used, "threshold": thr, "frr_target": model.calibration.frr_target,
-        "false_rejects": int((s[~y] > thr).sum()), "escapes": int((s[y] <= thr).sum()),
-        "frr": float((s[~y] > thr).mean()) if good else None, "escape_rate": float((s[y] <= thr).mean()) if bad else None,
+        "false_rejects": fr, "escapes": esc,
+        "frr": fr / good if good else None, "escape_rate": esc / bad if bad else None,
+        # the operating point with 95 % intervals from the counts, beside the AUROC
+        "catch_rate": (bad - esc) / bad if bad else None, "catch_ci": list(wilson(bad - esc, bad)) if bad else None,
+        "frr_ci": list(wilson(fr, good)) if good else None,
         "per_class": per_class, "score_ms": round(1000 * float(np.mean(times)), 2), "rejected": rejected,
     }
 

@@ -1,0 +1,92 @@
+"""The auto preset: synthetic defects drawn inside the inspected region, a search that judges candidate
+settings on held-out good parts and reports what it expects to catch, the fallback for too few parts,
+and a project fit through the product's own path that stores the report."""
+import numpy as np
+import pytest
+
+from inspector.core.anomaly.autoconfig import MIN_GOOD, candidates, search, wilson
+from inspector.core.anomaly.fitting import fit_project
+from inspector.core.anomaly.synthetic_defects import KINDS, SIZES, defect_plan, draw_defect
+from inspector.core.imageio import encode_png
+from inspector.core.project import Project
+from inspector.core.registry import ModelRegistry
+from inspector.core.synth import SyntheticLine
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_each_defect_changes_pixels_only_where_its_mask_says_and_respects_the_allowed_region(kind, dtype):
+    rng = np.random.default_rng(3)
+    top = 65535 if dtype == np.uint16 else 255
+    img = (rng.normal(0.5, 0.08, (120, 200)) * top).clip(0, top).astype(dtype)
+    allowed = np.zeros(img.shape, bool)
+    allowed[:, 100:] = True  # only the right half is inspected
+    for size, lo, hi in SIZES:
+        d = draw_defect(img, rng, kind, size, allowed=allowed, donor=img[::-1].copy())
+        assert d.image.shape == img.shape and d.image.dtype == img.dtype
+        assert d.mask.any(), (kind, size)
+        assert not d.mask[:, :100].any()  # never marked outside the inspected region
+        changed = d.image != img
+        assert changed.any()
+        frac = d.mask.mean()
+        assert frac <= 2 * hi + 0.01  # about the size asked for (lines are clipped at the border)
+
+
+def test_defects_on_rgb_parts_and_a_plan_covering_every_kind_and_size():
+    rng = np.random.default_rng(0)
+    img = np.full((64, 64, 3), 128, np.uint8)
+    d = draw_defect(img, rng, "scratch", "large")
+    assert d.image.shape == img.shape and 1 <= d.width_px <= 4
+    plan = defect_plan(len(KINDS) * len(SIZES) * 2, rng)
+    assert sorted(set(plan)) == sorted((k, s[0]) for k in KINDS for s in SIZES)
+
+
+def test_candidates_follow_the_image_size():
+    small = candidates(128)
+    assert [c.name for c in small] == ["texture@128", "detail@128"]
+    big = candidates(1250)
+    assert {c.settings["long_sides"][-1] for c in big} == {216, 432, 640, 960}
+    assert all(max(c.settings["long_sides"]) <= 300 for c in candidates(300))
+
+
+def test_too_few_good_parts_fall_back_to_fixed_settings_and_say_why():
+    imgs = [np.full((64, 64, 3), 100, np.uint8)] * (MIN_GOOD - 1)
+    cfg, report = search(imgs, [(64, 64)] * len(imgs))
+    assert report.chosen == "texture" and "only 9 good parts" in report.reason
+    assert report.results == [] and report.expected_lines() == [report.reason]
+
+
+def test_wilson_interval():
+    lo, hi = wilson(8, 10)
+    assert 0.44 < lo < 0.5 and 0.94 < hi < 0.97
+    assert wilson(0, 0) == (0.0, 1.0)
+
+
+@pytest.fixture(scope="module")
+def auto_project(tmp_path_factory):
+    root = tmp_path_factory.mktemp("auto") / "proj"
+    line = SyntheticLine(size=(96, 96), seed=5)
+    p = Project.init(root)
+    p.add_class("good", "ok")
+    p.add_class("crack", "defect")
+    for i in range(40):
+        p.add_image(encode_png(line.part(i, "good").image), source=f"good{i}", label="good", user="t")
+    for i in range(6):
+        p.add_image(encode_png(line.part(100 + i, "crack").image), source=f"crack{i}", label="crack", user="t")
+    out = fit_project(p, frr=0.05, user="t")  # the default preset is auto
+    yield p, line, out
+    p.close()
+
+
+def test_auto_fit_judges_candidates_and_stores_its_report(auto_project):
+    p, line, out = auto_project
+    rep = out.auto
+    assert rep is not None and rep.chosen in {c.name for c in candidates(96)}
+    assert len(rep.results) == 2 * 3  # two candidates × three smoothings
+    assert rep.real_defects == 6 and rep.best.real_catch is not None
+    assert rep.synthetic > 0 and 0.0 <= rep.best.catch <= 1.0
+    lines = rep.expected_lines()
+    assert lines[0].startswith("catches about") and "5% false rejects" in lines[0]
+    cfg = ModelRegistry(p).read_config(out.version.version)
+    assert cfg["info"]["auto"]["chosen"] == rep.chosen and cfg["info"]["preset"] == "auto"
+    assert cfg["anomaly"]["smooth_sigma"] == rep.best.smooth_sigma
