@@ -26,7 +26,7 @@ OPTIMIZER_HELP = {"sgd": "Plain stochastic gradient descent", "momentum": "SGD w
                   "adagrad": "Adagrad: per-weight steps that shrink as gradients add up",
                   "rmsprop": "RMSprop: per-weight steps from recent gradient sizes; uses Momentum if set",
                   "adam": "Adam: adaptive steps with momentum built in", "adamw": "Adam with decoupled weight decay (L2)"}
-STANDARDIZE_LABELS = {"fixed": "Fixed", "dataset": "From the images", "none": "None (pixel / 255)"}
+STANDARDIZE_LABELS = {"fixed": "Fixed", "dataset": "From images", "none": "None"}
 
 
 def anomaly_confusion(m: dict) -> dict:

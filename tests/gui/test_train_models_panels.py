@@ -80,3 +80,56 @@ def test_models_activate_rollback_export_delete(window, tmp_path, qtbot):
     assert [m.version for m in ModelRegistry(session.project).list()] == ["v1"]
     assert not panel.delete("v1")  # the active model: refused with a dialog
     assert "active model" in error_dialogs()[-1].text()
+
+
+def test_advanced_training_options_and_warm_start(window, qtbot):
+    """Inputs (standardization), Momentum and nesterov are set in Advanced and reach the config; "Continue
+    from the active model" trains from v1's weights (the seed's online learning)."""
+    from inspector.core.train_config import effective_momentum
+
+    panel = window.train_panel
+    window.show_panel("train")
+    panel.advanced.setChecked(True)
+    assert panel.standardize.currentData() == "fixed"  # the Fast preset's
+    assert [panel.standardize.itemData(i) for i in range(panel.standardize.count())] == ["fixed", "dataset", "none"]
+    assert not panel.momentum.isEnabled()  # Adam has no momentum setting
+    panel.optimizer.setCurrentText("nesterov")
+    assert panel.momentum.isEnabled() and panel.momentum.value() == 0.9
+    panel.momentum.setValue(0.8)
+    panel.standardize.setCurrentIndex(panel.standardize.findData("dataset"))
+    cfg = panel.config()
+    assert (cfg.optimizer, cfg.momentum, cfg.standardize) == ("nesterov", 0.8, "dataset")
+    panel.optimizer.setCurrentText("rmsprop")
+    assert panel.momentum.value() == 0.0 and effective_momentum(panel.config()) == 0.0
+    panel.optimizer.setCurrentText("adam")
+    assert not panel.momentum.isEnabled() and panel.config().momentum is None
+    assert image_is_not_blank(shot(panel, "train_advanced"))
+
+    assert panel.warm.isEnabled() and panel.warm.text() == "Continue from the active model (v1)"
+    assert panel.warm_from() is None  # unticked: a fresh start
+    panel.warm.setChecked(True)
+    assert panel.warm_from() == "v1"
+    panel.epochs.setValue(2)
+    panel.standardize.setCurrentIndex(panel.standardize.findData("fixed"))  # v1 was trained with the fixed inputs
+    with qtbot.waitSignal(panel.training_changed, timeout=5000):
+        panel.train_btn.click()
+    qtbot.waitUntil(lambda: panel.summary is not None and not panel.training, timeout=120_000)
+    assert not error_dialogs()
+    config = window.session.registry.read_config(panel.summary.version)
+    assert config["training"]["warm_start_from"] == "v1" and config["train_config"]["epochs"] == 2
+    assert window.session.registry.get(panel.summary.version).parent == "v1"
+
+
+def test_warm_start_is_off_without_an_active_model(tmp_path, qtbot):
+    from inspector.cli.demo import make_demo_project
+    from inspector.gui.session import Session
+    from inspector.gui.train_panel import TrainPanel
+
+    session = Session.open(make_demo_project(tmp_path / "p", user="demo", train=False), "Ana")
+    try:
+        panel = TrainPanel(session)
+        qtbot.addWidget(panel)
+        assert not panel.warm.isEnabled() and panel.warm_from() is None
+        assert "no active model" in panel.warm.toolTip()
+    finally:
+        session.close(timeout_s=10)
