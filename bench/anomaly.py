@@ -59,6 +59,8 @@ def main() -> None:
                     help="share of the fit half held out for the threshold (default 0: every fit image goes into "
                          "the bank and the threshold comes from leave-one-out scores of 100 of them)")
     ap.add_argument("--frr", type=float, default=0.01)
+    ap.add_argument("--defects", type=int, default=0, help="labelled defective parts given to the fit (a seeded "
+                    "pick across classes, left out of the test); the threshold then comes from 20 %% of the fit half")
     ap.add_argument("--preset", default="auto", choices=("auto", "texture", "detail"))
     ap.add_argument("--config", default=None, help='fixed settings instead of a preset: JSON overrides of '
                                                    'AnomalyConfig, e.g. {"coreset_ratio": 0.04}')
@@ -66,6 +68,12 @@ def main() -> None:
     data = Path(args.data)
     cfg = AnomalyConfig.from_dict(json.loads(args.config)) if args.config else None
     fit_half, test_good, defects = listing(data, args.seed)
+    labelled = []
+    if args.defects:
+        pick = np.random.default_rng(args.seed + 3).permutation(len(defects))[:args.defects]
+        labelled = [defects[i][1] for i in sorted(pick)]
+        defects = [d for i, d in enumerate(defects) if i not in set(pick.tolist())]
+        args.val_fraction = args.val_fraction or 0.2
     n_val = int(round(len(fit_half) * args.val_fraction))
     order = np.random.default_rng(args.seed + 1).permutation(len(fit_half))
     val = [fit_half[i] for i in sorted(order[:n_val])]
@@ -73,7 +81,7 @@ def main() -> None:
 
     t0 = time.perf_counter()
     model, report = fit_good_parts(train, [source_size(f) for f in train], val, preset_name=args.preset, config=cfg,
-                                   frr=args.frr, seed=args.seed)
+                                   frr=args.frr, seed=args.seed, defects=labelled)
     fit_s = time.perf_counter() - t0
     print(f"fit: {len(train)} images, {model.info['train_patches']} patches -> bank {len(model.bank)} "
           f"× {model.bank.shape[1]}; threshold from {model.calibration.source}, total {fit_s:.1f} s", file=sys.stderr)
@@ -115,7 +123,8 @@ def main() -> None:
         "test_escape_rate": round(float((scores[labels] <= thr).mean()), 4),
         "catch_ci": [round(v, 4) for v in wilson(int((scores[labels] > thr).sum()), int(labels.sum()))],
         "frr_ci": [round(v, 4) for v in wilson(int((scores[~labels] > thr).sum()), int((~labels).sum()))],
-        "preset": args.preset if cfg is None else "config", "chosen": report.chosen if report else None,
+        "preset": args.preset if cfg is None else "config", "labelled_defects": len(labelled),
+        "supervised": model.info.get("supervised"), "chosen": report.chosen if report else None,
         "expected_catch": report.best.catch if report and report.best else None,
         "bank_entries": int(len(model.bank)),
         "train_images": len(train), "val_images": len(val), "test_good": int((~labels).sum()),

@@ -1,7 +1,7 @@
 """ELPV solar cells, anomaly task: fit on good cells only, judge on fine cracks and dark regions.
 
     python bench/elpv.py --task anomaly [--data ../shared/datasets/elpv] [--seed 0] [--preset auto]
-    python bench/elpv_anomaly.py [same options]
+    python bench/elpv_anomaly.py [same options] [--defects 10]
 
 Protocol: the probability-0 cells are split in half by a seeded permutation; the model is fitted on one
 half (the product's own fit, `fit_good_parts`: with `auto` the settings are searched on its training part),
@@ -49,12 +49,18 @@ def main_anomaly(args) -> None:
     pick = np.random.default_rng(args.seed + 1).permutation(len(fit_half))
     val = [fit_half[i][0] for i in sorted(pick[:n_val])]
     train = [fit_half[i][0] for i in sorted(pick[n_val:])]
+    labelled = []
+    n_def = getattr(args, "defects", 0) or 0
+    if n_def:
+        pick = set(np.random.default_rng(args.seed + 3).permutation(len(bad))[:n_def].tolist())
+        labelled = [bad[i][0] for i in sorted(pick)]
+        bad = [b for i, b in enumerate(bad) if i not in pick]
     preset = getattr(args, "preset", None) or "auto"
     if preset not in ("auto", "texture", "detail"):
         preset = "auto"
     t0 = time.perf_counter()
-    model, report = fit_good_parts(train, [(300, 300)] * len(train), val, preset_name=preset, frr=args.frr,
-                                   seed=args.seed)
+    model, report = fit_good_parts(train, [(300, 300)] * len(train), val, preset_name=preset, frr=getattr(args, "frr", 0.01),
+                                   seed=args.seed, defects=labelled)
     fit_s = time.perf_counter() - t0
     if report is not None:
         print("auto: " + report.reason, file=sys.stderr)
@@ -79,7 +85,7 @@ def main_anomaly(args) -> None:
         "catch_ci": [round(v, 4) for v in wilson(caught, int(y.sum()))],
         "frr": round(fr / int((~y).sum()), 4), "frr_ci": [round(v, 4) for v in wilson(fr, int((~y).sum()))],
         "fit_s": round(fit_s, 2), "score_ms_per_image": round(1000 * float(np.mean(times)), 2),
-        "per_type_auroc": per_type, "preset": preset, "chosen": report.chosen if report else None,
+        "per_type_auroc": per_type, "labelled_defects": len(labelled), "supervised": model.info.get("supervised"), "preset": preset, "chosen": report.chosen if report else None,
         "expected_catch": report.best.catch if report and report.best else None,
         "train_images": len(train), "val_images": len(val), "test_good": int((~y).sum()),
         "test_defect": int(y.sum()), "seed": args.seed,
@@ -93,6 +99,7 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--preset", default="auto")
     ap.add_argument("--frr", type=float, default=0.01)
+    ap.add_argument("--defects", type=int, default=0, help="labelled defective cells given to the fit (left out of the test)")
     return ap
 
 

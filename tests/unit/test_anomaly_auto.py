@@ -82,7 +82,8 @@ def test_auto_fit_judges_candidates_and_stores_its_report(auto_project):
     p, line, out = auto_project
     rep = out.auto
     assert rep is not None and rep.chosen in {c.name for c in candidates(96)}
-    assert len(rep.results) == 2 * 3  # two candidates × three smoothings
+    assert len(rep.results) == 3 * 3  # two candidates and the best with positions, × three smoothings
+    assert sum(r.name.endswith("+position") for r in rep.results) == 3
     assert rep.real_defects == 6 and rep.best.real_catch is not None
     assert rep.synthetic > 0 and 0.0 <= rep.best.catch <= 1.0
     lines = rep.expected_lines()
@@ -90,3 +91,22 @@ def test_auto_fit_judges_candidates_and_stores_its_report(auto_project):
     cfg = ModelRegistry(p).read_config(out.version.version)
     assert cfg["info"]["auto"]["chosen"] == rep.chosen and cfg["info"]["preset"] == "auto"
     assert cfg["anomaly"]["smooth_sigma"] == rep.best.smooth_sigma
+
+
+def test_labelled_defects_train_a_supervised_component_that_is_saved_and_reloaded(auto_project):
+    from inspector.core.anomaly.store import load_model
+
+    p, line, out = auto_project
+    reg = ModelRegistry(p)
+    cfg = reg.read_config(out.version.version)
+    head = cfg["head"]
+    assert head is not None and len(head["w"]) == cfg["bank"]["dim"] + 1
+    assert set(head["cv"]) == {"0.0", "0.5", "1.0", "2.0", "4.0"} and head["defects"] == 6
+    assert cfg["info"]["supervised"]["weight"] == head["weight"]
+    model = load_model(reg)
+    crack = line.part(300, "crack").image
+    again = load_model(reg).score(crack)
+    assert model.score(crack).raw == pytest.approx(again.raw, rel=1e-6)
+    if head["weight"] > 0:  # the component changes the map only when cross-validation gave it a weight
+        model.set_head(dict(head, weight=0.0))
+        assert model.score(crack).raw != pytest.approx(again.raw, rel=1e-6)

@@ -126,7 +126,8 @@ def _copy(model: AnomalyModel) -> AnomalyModel:
     m = AnomalyModel(model.cfg, scales=model.scales, ref_side=model.ref_side, mean=model.mean.numpy(),
                      basis=model.basis.numpy(), bank=model.bank.clone(), bank_ids=model.bank_ids.clone(),
                      coverage=model.coverage, runner=model.runner, onnx=model.onnx,
-                     calibration=model.calibration, ignore_mask=model.ignore_mask, info=dict(model.info))
+                     calibration=model.calibration, ignore_mask=model.ignore_mask, info=dict(model.info),
+                     head=model.head, pos_scale=model.pos_scale)
     return m
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from inspector.core.anomaly.autoconfig import AutoReport, search
 from inspector.core.anomaly.model import AnomalyConfig, AnomalyModel, fit_model, load_source, preset
+from inspector.core.anomaly.supervised import MIN_DEFECTS, fit_head
 from inspector.core.anomaly.store import KIND, read_ignore_mask, save_model
 from inspector.core.anomaly.threshold import DEFAULT_FRR, calibrate, check_frr
 from inspector.core.errors import ConfigError
@@ -64,6 +65,9 @@ def fit_good_parts(train, sizes, val, *, preset_name: str = "auto", config: Anom
     use_loo = len(val) < MIN_VAL_IMAGES
     model = fit_model(train, config, sizes=sizes, ignore_mask=ignore_mask,
                       loo_images=min(LOO_IMAGES, len(train)) if use_loo else 0, progress=progress, cancel=cancel)
+    if len(defects) >= MIN_DEFECTS and not use_loo:
+        head = fit_head(model, train, defects, val, frr=frr, seed=seed, progress=progress, cancel=cancel)
+        model.info["supervised"] = {k: head[k] for k in ("weight", "cv", "defects")}
     if use_loo:
         scores = model.info.pop("loo_scores")
         source = (f"{len(scores)} training images scored leave-one-out (only {len(val)} good validation "

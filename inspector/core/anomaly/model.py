@@ -40,6 +40,11 @@ class AnomalyConfig:
     max_bank: int = 20000  # the bank never holds more entries, however many good images there are
     pca_dim: int = 96  # bank and queries live in this many principal directions
     smooth_sigma: float = 2.0  # Gaussian smoothing of the score map, in patches
+    # Where a patch is on the part, as two extra feature dimensions: 0 = anywhere (parts that vary in shape
+    # or position); > 0 = a patch is compared mostly with good patches from the same place (parts that are
+    # always framed alike: a scratch that looks like an edge elsewhere still stands out). 1.0 makes a move
+    # across the whole part cost about the spread of the features.
+    position_weight: float = 0.0
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -53,6 +58,8 @@ class AnomalyConfig:
             raise ConfigError("anomaly settings out of range: max_bank >= 16, pca_dim >= 0, odd neighbourhood >= 1")
         if self.smooth_sigma < 0:
             raise ConfigError(f"smooth_sigma {self.smooth_sigma} must be 0 or more")
+        if self.position_weight < 0:
+            raise ConfigError(f"position_weight {self.position_weight} must be 0 or more")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -133,7 +140,7 @@ class AnomalyModel:
                  basis: np.ndarray, bank: torch.Tensor, coverage: float, runner: FeatureRunner,
                  bank_ids: torch.Tensor | None = None, onnx: bytes | None = None,
                  calibration: Calibration | None = None, ignore_mask: np.ndarray | None = None,
-                 info: dict | None = None):
+                 info: dict | None = None, head: dict | None = None, pos_scale: float = 0.0):
         self.cfg = cfg
         self.scales = [float(s) for s in scales]
         self.ref_side = float(ref_side)
@@ -145,8 +152,18 @@ class AnomalyModel:
         self.calibration = calibration
         self.ignore_mask = ignore_mask
         self.info = dict(info or {})
+        self.pos_scale = float(pos_scale)  # feature units per part width of the two position dimensions
         self.version: str | None = None  # set when loaded from a model version
         self.set_bank(bank, bank_ids)
+        self.set_head(head)
+
+    def set_head(self, head: dict | None) -> None:
+        """The supervised component learnt from labelled (and synthetic) defects (supervised.py), or None:
+        {"w": [dim + 1 weights], "b": bias, "weight": how much of it joins the distance map}."""
+        self.head = head
+        if head:
+            self._head_w = torch.tensor(head["w"], dtype=torch.float32)
+            self._head_b = float(head["b"])
 
     def set_bank(self, bank: torch.Tensor, ids: torch.Tensor | None = None) -> None:
         """ids: where each entry came from (the training image index; -1 = unknown or added later)."""
@@ -156,8 +173,12 @@ class AnomalyModel:
 
     # -- features ------------------------------------------------------------------------------------
     def project(self, rows: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """Rows of extractor features (plus, with positions on, their two position columns) into the
+        bank's space: the principal directions, then the position columns unchanged."""
         x = torch.as_tensor(rows, dtype=torch.float32)
-        return (x - self.mean) @ self.basis
+        d = self.mean.shape[0]
+        out = (x[:, :d] - self.mean) @ self.basis
+        return torch.cat([out, x[:, d:]], 1) if x.shape[1] > d else out
 
     def features(self, img: np.ndarray) -> list[np.ndarray]:
         """Per scale: the extractor's D×h×w patch features."""
@@ -168,7 +189,10 @@ class AnomalyModel:
         out = []
         for f in feats if feats is not None else self.features(img):
             d, h, w = f.shape
-            out.append((self.project(f.reshape(d, h * w).T), (h, w)))
+            rows = f.reshape(d, h * w).T
+            if self.pos_scale > 0:
+                rows = np.concatenate([rows, position_columns(h, w, self.pos_scale)], 1)
+            out.append((self.project(rows), (h, w)))
         return out
 
     def pixel_mask(self, image_hw: tuple[int, int]) -> np.ndarray | None:
@@ -189,8 +213,8 @@ class AnomalyModel:
         return frac >= 0.5
 
     # -- scoring -------------------------------------------------------------------------------------
-    def raw_map(self, parts, image_hw: tuple[int, int], exclude: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-        """The smoothed patch-distance map on the first scale's grid, and the ignored cells there.
+    def distance_grid(self, parts, exclude: int | None = None) -> np.ndarray:
+        """Nearest-bank distance per patch, averaged over the scales, on the first scale's grid (h0×w0).
         exclude: leave out the bank entries that came from this training image (leave-one-out)."""
         bank_sq = self.bank_sq
         if exclude is not None:
@@ -201,6 +225,22 @@ class AnomalyModel:
             d = nearest(q, self.bank, bank_sq)[0].numpy().reshape(h, w)
             acc += d if (h, w) == (h0, w0) else cv2.resize(d, (w0, h0), interpolation=cv2.INTER_LINEAR)
         acc /= len(parts)
+        return acc
+
+    def head_logits(self, q0: torch.Tensor, dist: np.ndarray) -> np.ndarray:
+        """The supervised component's logit per patch of the first scale (features + distance / coverage)."""
+        x = torch.cat([q0, torch.from_numpy(dist.reshape(-1, 1) / max(self.coverage, 1e-6))], 1)
+        return (x @ self._head_w + self._head_b).numpy().reshape(dist.shape)
+
+    def raw_map(self, parts, image_hw: tuple[int, int], exclude: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+        """The smoothed score map on the first scale's grid, and the ignored cells there: patch distance,
+        plus the supervised component's defect probability (in units of the bank's coverage) when the
+        model has one."""
+        acc = self.distance_grid(parts, exclude)
+        h0, w0 = acc.shape
+        if self.head and self.head.get("weight", 0) > 0:
+            prob = 1.0 / (1.0 + np.exp(-np.clip(self.head_logits(parts[0][0], acc), -30, 30)))
+            acc = acc + np.float32(self.head["weight"] * max(self.coverage, 1e-6)) * prob.astype(np.float32)
         ignored = self.cell_mask((h0, w0), image_hw)
         if ignored is not None and ignored.any():
             # Ignored cells take the typical level of the rest before smoothing, so a defect under the
@@ -259,6 +299,12 @@ def _rgb(img: np.ndarray) -> np.ndarray:
     return img[:, :, :3]
 
 
+def position_columns(h: int, w: int, scale: float) -> np.ndarray:
+    """(h·w)×2: each grid cell's centre as a fraction of the part's width and height, times scale."""
+    ys, xs = np.mgrid[0:h, 0:w]
+    return (np.stack([(xs.ravel() + 0.5) / w, (ys.ravel() + 0.5) / h], 1) * scale).astype(np.float32)
+
+
 def pca_basis(mean: np.ndarray, cov: np.ndarray, dim: int) -> np.ndarray:
     """Top `dim` principal directions (D×dim), or the identity when dim is 0 or not smaller than D."""
     d = cov.shape[0]
@@ -289,7 +335,9 @@ def fit_model(train: Sequence[ImageSource], cfg: AnomalyConfig | None = None, *,
     onnx = export_onnx(torch_model)
     runner = FeatureRunner(onnx)
     dim = torch_model.dim
-    stream = StreamingCoreset(dim, cfg.coreset_ratio, max_size=cfg.max_bank, seed=cfg.seed)
+    pos_dims = 2 if cfg.position_weight > 0 else 0
+    pos_scale = 0.0
+    stream = StreamingCoreset(dim + pos_dims, cfg.coreset_ratio, max_size=cfg.max_bank, seed=cfg.seed)
     # a throwaway model object gives the same resize and mask handling as scoring
     probe = AnomalyModel(cfg, scales=scales, ref_side=ref_side, mean=np.zeros(dim), basis=np.eye(dim),
                          bank=torch.zeros(1, dim), coverage=0.0, runner=runner, ignore_mask=ignore_mask)
@@ -303,6 +351,11 @@ def fit_model(train: Sequence[ImageSource], cfg: AnomalyConfig | None = None, *,
         for f in feats:
             d, h, w = f.shape
             rows = f.reshape(d, h * w).T
+            if pos_dims:
+                if pos_scale == 0.0:  # the features' spread (RMS distance from their mean), from the first image
+                    pos_scale = cfg.position_weight * float(np.sqrt(((rows - rows.mean(0)) ** 2).sum(1).mean()))
+                    pos_scale = max(pos_scale, 1e-6)
+                rows = np.concatenate([rows, position_columns(h, w, pos_scale)], 1)
             ignored = probe.cell_mask((h, w), img.shape[:2])
             if ignored is not None:
                 rows = rows[~ignored.ravel()]
@@ -313,9 +366,10 @@ def fit_model(train: Sequence[ImageSource], cfg: AnomalyConfig | None = None, *,
     progress(StageProgress("choosing the memory bank", 0, 1))
     chosen, ids = stream.finish(cancel)
     mean, cov = stream.mean_and_cov()
+    mean, cov = mean[:dim], cov[:dim, :dim]  # principal directions of the features, positions kept apart
     basis = pca_basis(mean, cov, cfg.pca_dim)
     model = AnomalyModel(cfg, scales=scales, ref_side=ref_side, mean=mean, basis=basis, bank=torch.zeros(1, 1),
-                         coverage=0.0, runner=runner, onnx=onnx, ignore_mask=ignore_mask)
+                         coverage=0.0, runner=runner, onnx=onnx, ignore_mask=ignore_mask, pos_scale=pos_scale)
     model.set_bank(model.project(chosen), ids)
     # How closely the bank covers good patches: the 99th percentile over a uniform sample of them.
     sample = model.project(stream.sampled())

@@ -63,11 +63,13 @@ def model_config(model: AnomalyModel) -> dict:
         "anomaly": model.cfg.to_dict(),
         "scales": model.scales,
         "ref_side": model.ref_side,
+        "pos_scale": model.pos_scale,
         "coverage": model.coverage,
         "bank": {"entries": int(model.bank.shape[0]), "dim": int(model.bank.shape[1]),
                  "feature_dim": int(model.mean.shape[0])},
         "calibration": model.calibration.to_dict() if model.calibration is not None else None,
         "ignore_mask": model.ignore_mask is not None,
+        "head": model.head,
         "info": model.info,
     }
 
@@ -129,7 +131,8 @@ def load_model_dir(path: str | Path, config: dict, backend: str = "auto", thread
                          "refit the anomaly model or roll back") from None
     b = config["bank"]
     if (tuple(bank.shape) != (b["entries"], b["dim"]) or mean.shape[0] != b["feature_dim"]
-            or tuple(basis.shape) != (b["feature_dim"], b["dim"]) or ids.shape[0] != b["entries"]
+            or tuple(basis.shape) != (b["feature_dim"], b["dim"] - (2 if config.get("pos_scale") else 0))
+            or ids.shape[0] != b["entries"]
             or not torch.isfinite(bank).all()):
         raise ModelError(f"model {name}: {BANK_FILE} does not match its config.json (bank {tuple(bank.shape)}) — "
                          "refit the anomaly model or roll back")
@@ -150,6 +153,7 @@ def load_model_dir(path: str | Path, config: dict, backend: str = "auto", thread
     onnx = (path / ONNX_FILE).read_bytes() if (path / ONNX_FILE).is_file() else None
     model = AnomalyModel(cfg, scales=config["scales"], ref_side=config["ref_side"], mean=mean.numpy(),
                          basis=basis.numpy(), bank=bank, bank_ids=ids, coverage=config["coverage"], runner=runner,
-                         onnx=onnx, calibration=cal, ignore_mask=mask, info=config.get("info"))
+                         onnx=onnx, calibration=cal, ignore_mask=mask, info=config.get("info"),
+                         head=config.get("head"), pos_scale=config.get("pos_scale", 0.0))
     model.version = name
     return model
