@@ -110,3 +110,43 @@ def test_labelled_defects_train_a_supervised_component_that_is_saved_and_reloade
     if head["weight"] > 0:  # the component changes the map only when cross-validation gave it a weight
         model.set_head(dict(head, weight=0.0))
         assert model.score(crack).raw != pytest.approx(again.raw, rel=1e-6)
+
+
+def test_mixed_sizes_grey_colour_and_16_bit_parts_with_one_corrupt_file(tmp_path):
+    from inspector.core.anomaly.fitting import fit_good_parts
+
+    rng = np.random.default_rng(1)
+    files = []
+    for i in range(14):
+        h, w = (80, 120) if i % 2 else (96, 96)
+        base = rng.normal(120, 12, (h, w))
+        if i % 3 == 0:
+            img = (base * 256).clip(0, 65535).astype(np.uint16)  # 16-bit grey
+        elif i % 3 == 1:
+            img = np.repeat(base.clip(0, 255).astype(np.uint8)[..., None], 3, axis=2)  # colour
+        else:
+            img = base.clip(0, 255).astype(np.uint8)  # 8-bit grey
+        f = tmp_path / f"p{i}.png"
+        import cv2
+
+        assert cv2.imwrite(str(f), img if img.ndim == 2 else img[..., ::-1])
+        files.append(f)
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    train = files[:10] + [bad]
+    sizes = [(80, 120) if i % 2 else (96, 96) for i in range(10)] + [(96, 96)]
+    model, report = fit_good_parts(train, sizes, files[10:] + [files[0]] * 2, frr=0.1)
+    assert [s["image"] for s in model.info["skipped"]] == [str(bad)]
+    assert model.info["train_images"] == 10 and report is not None and report.results
+    assert np.isfinite(model.score(np.zeros((50, 70), np.uint8)).raw)
+
+
+def test_an_ignore_mask_covering_everything_is_refused_with_a_reason(tmp_path):
+    from inspector.core.anomaly.store import write_ignore_mask
+    from inspector.core.errors import ProjectError
+
+    p = Project.init(tmp_path / "proj")
+    with pytest.raises(ProjectError, match="leaving nothing to inspect"):
+        write_ignore_mask(p, np.ones((40, 40), np.uint8))
+    assert write_ignore_mask(p, np.pad(np.ones((10, 40), np.uint8), ((0, 30), (0, 0)))).is_file()
+    p.close()

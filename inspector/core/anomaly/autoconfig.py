@@ -21,6 +21,7 @@ import numpy as np
 from inspector.core.anomaly.model import AnomalyConfig, _rgb, fit_model, load_source
 from inspector.core.anomaly.synthetic_defects import KINDS, SIZES, defect_plan, draw_defect
 from inspector.core.anomaly.threshold import auroc, calibrate
+from inspector.core.errors import ImageDecodeError
 from inspector.core.progress import StageProgress
 
 MIN_GOOD = 10  # fewer good parts cannot be split into a bank and a judge: a fixed configuration is used
@@ -175,9 +176,14 @@ def search(train: Sequence, sizes: Sequence[tuple[int, int]], *, ignore_mask: np
     n_held = min(HELD_IMAGES, max(5, len(train) // 3))
     held_idx, bank_idx = order[:n_held], order[n_held:n_held + BANK_IMAGES]
     progress(StageProgress("auto: reading good parts", 0, 1))
-    bank = [_rgb(load_source(train[i])) for i in sorted(bank_idx)]
-    held = [_rgb(load_source(train[i])) for i in sorted(held_idx)]
-    real = [_rgb(load_source(d)) for d in list(defects)[:REAL_DEFECTS]]
+    bank = _readable(train[i] for i in sorted(bank_idx))
+    held = _readable(train[i] for i in sorted(held_idx))
+    real = _readable(list(defects)[:REAL_DEFECTS])
+    if len(held) < 5 or len(bank) < 5:  # most images unreadable: leave it to the fit to say which
+        cfg = AnomalyConfig(seed=seed)
+        return cfg, AutoReport("texture", _settings(cfg), "too few readable good parts to compare settings: the "
+                               "texture settings are used as they are", frr, len(held), len(bank), 0, len(real),
+                               0.0, budget_s, False)
     progress(StageProgress("auto: reading good parts", 1, 1))
     plan = defect_plan(n_held * DEFECTS_PER_IMAGE, np.random.default_rng(seed + 1))
     report = AutoReport("", {}, "", frr, n_held, len(bank), len(plan), len(real), 0.0, budget_s, False)
@@ -212,6 +218,17 @@ def search(train: Sequence, sizes: Sequence[tuple[int, int]], *, ignore_mask: np
     report.seconds = round(time.perf_counter() - t0, 2)
     cfg = AnomalyConfig.from_dict({**_settings(AnomalyConfig()), **report.settings, "seed": seed})
     return cfg, report
+
+
+def _readable(sources) -> list[np.ndarray]:
+    """The images that decode; an unreadable one is left out here (the fit lists it)."""
+    out = []
+    for src in sources:
+        try:
+            out.append(_rgb(load_source(src)))
+        except ImageDecodeError:
+            continue
+    return out
 
 
 def _settings(cfg: AnomalyConfig) -> dict:

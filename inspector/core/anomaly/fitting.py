@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from inspector.core.anomaly.autoconfig import AutoReport, search
 from inspector.core.anomaly.model import AnomalyConfig, AnomalyModel, fit_model, load_source, preset
 from inspector.core.anomaly.supervised import MIN_DEFECTS, fit_head
-from inspector.core.anomaly.store import KIND, read_ignore_mask, save_model
+from inspector.core.anomaly.store import KIND, check_ignore_mask, read_ignore_mask, save_model
 from inspector.core.anomaly.threshold import DEFAULT_FRR, calibrate, check_frr
-from inspector.core.errors import ConfigError
+from inspector.core.errors import ConfigError, ImageDecodeError
 from inspector.core.progress import StageProgress
 from inspector.core.registry import ModelRegistry, ModelVersion
 
@@ -55,6 +55,7 @@ def fit_good_parts(train, sizes, val, *, preset_name: str = "auto", config: Anom
     t0 = time.perf_counter()
     frr = check_frr(frr)
     progress = progress or (lambda e: None)
+    check_ignore_mask(ignore_mask)
     report = None
     if config is None:
         if preset_name == "auto":
@@ -77,7 +78,12 @@ def fit_good_parts(train, sizes, val, *, preset_name: str = "auto", config: Anom
         for i, src in enumerate(val):
             if cancel is not None:
                 cancel.check()
-            scores.append(model.score(load_source(src)).raw)
+            try:
+                img = load_source(src)
+            except ImageDecodeError as e:
+                model.info["skipped"].append({"image": str(src), "error": str(e)})
+                continue
+            scores.append(model.score(img).raw)
             progress(StageProgress("setting the threshold", i + 1, len(val)))
     model.calibration = calibrate(scores, frr, source=source if use_loo else f"validation split ({len(val)} good images)")
     model.info["preset"] = "custom" if report is None and preset_name == "auto" else preset_name

@@ -14,7 +14,7 @@ import torch
 from inspector.core.anomaly.coreset import StreamingCoreset
 from inspector.core.anomaly.features import FeatureRunner, build_extractor, export_onnx, resize_for_scale
 from inspector.core.anomaly.threshold import Calibration
-from inspector.core.errors import ConfigError
+from inspector.core.errors import ConfigError, ImageDecodeError
 from inspector.core.imageio import decode_image, image_info, read_image_bytes
 from inspector.core.progress import StageProgress
 
@@ -343,10 +343,15 @@ def fit_model(train: Sequence[ImageSource], cfg: AnomalyConfig | None = None, *,
                          bank=torch.zeros(1, dim), coverage=0.0, runner=runner, ignore_mask=ignore_mask)
     loo_pick = set(np.random.default_rng(cfg.seed).permutation(len(train))[:loo_images].tolist())
     kept: dict[int, tuple[tuple[int, int], list[np.ndarray]]] = {}
+    skipped: list[tuple[str, str]] = []
     for i, src in enumerate(train):
         if cancel is not None:
             cancel.check()
-        img = _rgb(load_source(src))
+        try:
+            img = _rgb(load_source(src))
+        except ImageDecodeError as e:  # one unreadable part must not stop the fit: listed, left out
+            skipped.append((str(src), str(e)))
+            continue
         feats = probe.features(img)
         for f in feats:
             d, h, w = f.shape
@@ -363,6 +368,9 @@ def fit_model(train: Sequence[ImageSource], cfg: AnomalyConfig | None = None, *,
         if i in loo_pick:
             kept[i] = (img.shape[:2], feats)
         progress(StageProgress("computing patch features", i + 1, len(train)))
+    if stream.total == 0:
+        raise ConfigError(f"none of the {len(train)} good images could be read — "
+                          + (skipped[0][1] if skipped else "check the image files"))
     progress(StageProgress("choosing the memory bank", 0, 1))
     chosen, ids = stream.finish(cancel)
     mean, cov = stream.mean_and_cov()
@@ -374,8 +382,9 @@ def fit_model(train: Sequence[ImageSource], cfg: AnomalyConfig | None = None, *,
     # How closely the bank covers good patches: the 99th percentile over a uniform sample of them.
     sample = model.project(stream.sampled())
     model.coverage = float(np.quantile(nearest(sample, model.bank, model.bank_sq)[0].numpy(), 0.99)) if len(sample) else 0.0
-    model.info = {"train_images": len(train), "train_patches": stream.total, "bank_size": int(len(chosen)),
-                  "fit_bank_s": round(time.perf_counter() - t0, 3)}
+    model.info = {"train_images": len(train) - len(skipped), "train_patches": stream.total,
+                  "bank_size": int(len(chosen)), "fit_bank_s": round(time.perf_counter() - t0, 3),
+                  "skipped": [{"image": f, "error": e} for f, e in skipped]}
     if kept:
         model.info["loo_scores"] = [model.score_features(feats, hw, exclude=i).raw for i, (hw, feats) in sorted(kept.items())]
     progress(StageProgress("choosing the memory bank", 1, 1))

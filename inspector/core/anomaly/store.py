@@ -47,8 +47,19 @@ def write_ignore_mask(project, mask: np.ndarray | None) -> Path:
         m = m.max(axis=2)
     if m.ndim != 2 or m.size == 0:
         raise ProjectError(f"an ignore mask must be a 2-D image, got shape {np.shape(mask)} — draw it on the part image")
+    check_ignore_mask((m > 0).astype(np.uint8))
     write_file_atomically(p, encode_png(((m > 0) * 255).astype(np.uint8)))
     return p
+
+
+def check_ignore_mask(mask) -> None:
+    """Refuse a mask that leaves (almost) nothing to inspect: every part would pass unseen."""
+    if mask is None:
+        return
+    inspected = float((mask == 0).mean())
+    if inspected < 0.002:
+        raise ProjectError(f"the ignore mask covers {1 - inspected:.1%} of the part, leaving nothing to inspect — "
+                          "paint only fixtures and labels white (`inspector anomaly mask --set`), or --clear it")
 
 
 def _mask_from_rgb(rgb: np.ndarray) -> np.ndarray:
