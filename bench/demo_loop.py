@@ -1,6 +1,6 @@
 """Does the demo keep its promise — label what the line shows, train, and the new model does better?
 
-    python bench/demo_loop.py [--label 20 40] [--test 200]
+    python bench/demo_loop.py [--label 20 40] [--test 200] [--defects scratch,spot,crack,missing] [--preset head]
 
 Makes the demo project as `inspector demo` does (12 labelled parts, first model v1 with the Fast
 preset), then labels the next parts of the demo line (DEMO_SOURCE: seed 11, 35 % defects, cracks and
@@ -37,9 +37,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--label", type=int, nargs="+", default=[20, 40], help="labelled line parts after each step")
     ap.add_argument("--test", type=int, default=200)
+    ap.add_argument("--defects", help="defect types the line makes, e.g. scratch,spot,crack,missing (default: the demo's)")
+    ap.add_argument("--preset", default="head", help="training preset after each labelling step")
     args = ap.parse_args()
     q = dict(parse_qsl(urlsplit(DEMO_SOURCE).query))
-    size, types = int(q["size"]), q["defects"].split(",")
+    size, types = int(q["size"]), (args.defects or q["defects"]).split(",")
     live = SyntheticLine(size=(size, size), defect_rate=float(q["defect_rate"]), seed=int(q["seed"]), defect_types=types)
     test_line = SyntheticLine(size=(size, size), defect_rate=0.5, seed=int(q["seed"]) + 1000, defect_types=types)
     test = [test_line.part(i) for i in range(args.test)]
@@ -64,10 +66,11 @@ def main() -> None:
                     part = live.part(i)
                     project.add_image(encode_png(part.image), source=DEMO_SOURCE, label=part.label, user="bench")
                 done = n
-                trained = train_project(project, preset("head"), user="bench")
+                trained = train_project(project, preset(args.preset), user="bench")
                 out[f"after_{n}"] = score(project, trained.version.version)
                 print(f"+{n} labelled: {out[f'after_{n}']}", file=sys.stderr)
-    out["test_parts"], out["defects"] = args.test, types
+    out["test_parts"], out["defects"], out["preset"] = args.test, types, args.preset
+    out["wall_s"] = round(time.perf_counter() - t0, 1)
     print(json.dumps(out))
 
 
