@@ -119,6 +119,16 @@ def test_advanced_training_options_and_warm_start(window, qtbot):
     assert config["training"]["warm_start_from"] == "v1" and config["train_config"]["epochs"] == 2
     assert window.session.registry.get(panel.summary.version).parent == "v1"
 
+    # Another network cannot continue from v1 (an effnet-lite0): one line says so, nothing is saved.
+    panel.arch.setCurrentText("mlp")
+    versions = len(window.session.registry.list())
+    with qtbot.waitSignal(panel.training_changed, timeout=5000):
+        panel.train_btn.click()
+    qtbot.waitUntil(lambda: bool(error_dialogs()) and not panel.training, timeout=120_000)
+    text = error_dialogs()[-1].text()
+    assert "cannot warm-start a mlp from v1 (effnet-lite0)" in text and "\n" not in text
+    assert len(window.session.registry.list()) == versions
+
 
 def test_warm_start_is_off_without_an_active_model(tmp_path, qtbot):
     from inspector.cli.demo import make_demo_project
