@@ -165,6 +165,17 @@ class ModelsPanel(QWidget):
         if cal:
             lines.append(f"threshold {cal.get('threshold', 0):.4g} for {100 * cal.get('frr_target', 0):.1f} % false "
                          f"rejects, set from the {cal.get('source', '')}")
+        auto = info.get("auto")
+        if auto:
+            lines.append(f"settings chosen automatically: {auto.get('reason', '')}")
+            lines += [f"&nbsp;&nbsp;expected: {line}" for line in auto.get("expected", [])[:2]]
+        sup = info.get("supervised")
+        if sup:
+            lines.append(f"learnt from {sup.get('defects', 0)} labelled defective parts"
+                         + (f" (weight {sup['weight']:g})" if sup.get("weight") else
+                            " — they did not help in cross-validation, so the model ignores them for now"))
+        if info.get("skipped"):
+            lines.append(f"{len(info['skipped'])} unreadable image(s) left out of the fit")
         if cfg.get("parent"):
             lines.append(f"made from {cfg['parent']} by “this part is OK”" if info.get("accepted_from")
                          else f"parent {cfg['parent']}")

@@ -459,7 +459,9 @@ class TrainPanel(QWidget):
             if m["good"]:
                 parts.append(f"<b>{m['false_rejects']} of {m['good']}</b> good parts called NG")
             if m["defect"]:
-                parts.append(f"<b>{m['escapes']} of {m['defect']}</b> defective parts missed")
+                lo, hi = m["catch_ci"]
+                parts.append(f"<b>{m['escapes']} of {m['defect']}</b> defective parts missed (catches "
+                             f"{m['catch_rate']:.0%}, 95 % interval {lo:.0%}–{hi:.0%})")
             text += ". Validation: " + ", ".join(parts)
             self.confusion.set_metrics(anomaly_confusion(m))
             self.comparison.set_metrics(anomaly_per_class(m), None)

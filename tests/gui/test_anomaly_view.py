@@ -117,12 +117,13 @@ def test_fit_from_the_train_panel_then_review_with_the_real_model(session, proje
         w.show_panel("train")
         train.refresh()
         assert "good part(s) to learn from" in train.anomaly_note.text() and train.fit_btn.isEnabled()
-        train.anomaly_preset.setCurrentIndex(train.anomaly_preset.findData("detail"))
+        assert train.anomaly_preset.currentData() == "auto"  # the default: settings chosen for these parts
         train.fit_btn.click()
         assert not train.train_btn.isEnabled() and train.cancel_btn.isEnabled()
         qtbot.waitUntil(lambda: not train.training, timeout=240_000)
         text = train.headline.text()
         assert "(anomaly) fitted" in text and "It is now active" in text, text
+        assert "Expected: catches about" in text and "Settings: " in train.headline.toolTip()
         shot(w, "train_anomaly_fitted")
         version = w.anomaly.version
         assert version is not None and version == train.summary.version
@@ -154,6 +155,7 @@ def test_fit_from_the_train_panel_then_review_with_the_real_model(session, proje
         assert "anomaly model decides OK / NG" in models.note.text()
         models.select(w.anomaly.version)
         assert "anomaly" in models.details.text() and "threshold" in models.details.text()
+        assert "settings chosen automatically" in models.details.text()
         assert not models.export_btn.isEnabled() and models.rollback_btn.isEnabled()
         shot(w, "models_anomaly")
     finally:

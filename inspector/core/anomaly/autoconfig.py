@@ -57,12 +57,12 @@ def candidates(long_side: float) -> list[Candidate]:
     Resolutions are capped at the images' own (enlarging adds no detail)."""
     side = float(long_side)
     out: list[Candidate] = []
-    seen = set()
+    last = 0
     for res in (216, 432, 640, 960):
         r = int(min(res, max(64, side)))
-        if r in seen:
-            continue
-        seen.add(r)
+        if r < 1.25 * last:  # too close to the last size to see anything it does not
+            break
+        last = r
         # the texture family: deep stages on a 16-px grid; at the smallest size two scales (as the
         # texture preset), larger sizes one
         sides = (round(r * 180 / 216), r) if res == 216 else (r,)
