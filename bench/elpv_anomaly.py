@@ -59,7 +59,13 @@ def main_anomaly(args) -> None:
     if preset not in ("auto", "texture", "detail"):
         preset = "auto"
     t0 = time.perf_counter()
-    model, report = fit_good_parts(train, [(300, 300)] * len(train), val, preset_name=preset, frr=getattr(args, "frr", 0.01),
+    cfg = None
+    if getattr(args, "config", None):
+        from inspector.core.anomaly.model import AnomalyConfig
+
+        cfg = AnomalyConfig.from_dict(json.loads(args.config))
+    model, report = fit_good_parts(train, [(300, 300)] * len(train), val, preset_name=preset, config=cfg,
+                                   frr=getattr(args, "frr", 0.01),
                                    seed=args.seed, defects=labelled)
     fit_s = time.perf_counter() - t0
     if report is not None:
@@ -85,7 +91,7 @@ def main_anomaly(args) -> None:
         "catch_ci": [round(v, 4) for v in wilson(caught, int(y.sum()))],
         "frr": round(fr / int((~y).sum()), 4), "frr_ci": [round(v, 4) for v in wilson(fr, int((~y).sum()))],
         "fit_s": round(fit_s, 2), "score_ms_per_image": round(1000 * float(np.mean(times)), 2),
-        "per_type_auroc": per_type, "labelled_defects": len(labelled), "supervised": model.info.get("supervised"), "preset": preset, "chosen": report.chosen if report else None,
+        "per_type_auroc": per_type, "config": getattr(args, "config", None), "labelled_defects": len(labelled), "supervised": model.info.get("supervised"), "preset": preset, "chosen": report.chosen if report else None,
         "expected_catch": report.best.catch if report and report.best else None,
         "train_images": len(train), "val_images": len(val), "test_good": int((~y).sum()),
         "test_defect": int(y.sum()), "seed": args.seed,
@@ -99,6 +105,7 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--preset", default="auto")
     ap.add_argument("--frr", type=float, default=0.01)
+    ap.add_argument("--config", help="fixed settings instead of a preset (JSON AnomalyConfig fields)")
     ap.add_argument("--defects", type=int, default=0, help="labelled defective cells given to the fit (left out of the test)")
     return ap
 

@@ -175,10 +175,14 @@ def search(train: Sequence, sizes: Sequence[tuple[int, int]], *, ignore_mask: np
     order = rng.permutation(len(train))
     n_held = min(HELD_IMAGES, max(5, len(train) // 3))
     held_idx, bank_idx = order[:n_held], order[n_held:n_held + BANK_IMAGES]
+    cands = candidates(long_side)
+    # no candidate looks at more pixels than this: larger parts are shrunk once on reading (a 5 MP part
+    # takes 15 MB decoded; at the largest candidate size about 1.1 MB), relative to the median part
+    cap = max(max(c.settings["long_sides"]) for c in cands) / max(long_side, 1.0)
     progress(StageProgress("auto: reading good parts", 0, 1))
-    bank = _readable(train[i] for i in sorted(bank_idx))
-    held = _readable(train[i] for i in sorted(held_idx))
-    real = _readable(list(defects)[:REAL_DEFECTS])
+    bank = _readable((train[i] for i in sorted(bank_idx)), cap)
+    held = _readable((train[i] for i in sorted(held_idx)), cap)
+    real = _readable(list(defects)[:REAL_DEFECTS], cap)
     if len(held) < 5 or len(bank) < 5:  # most images unreadable: leave it to the fit to say which
         cfg = AnomalyConfig(seed=seed)
         return cfg, AutoReport("texture", _settings(cfg), "too few readable good parts to compare settings: the "
@@ -187,7 +191,6 @@ def search(train: Sequence, sizes: Sequence[tuple[int, int]], *, ignore_mask: np
     progress(StageProgress("auto: reading good parts", 1, 1))
     plan = defect_plan(n_held * DEFECTS_PER_IMAGE, np.random.default_rng(seed + 1))
     report = AutoReport("", {}, "", frr, n_held, len(bank), len(plan), len(real), 0.0, budget_s, False)
-    cands = candidates(long_side)
     for ci, cand in enumerate(cands):
         if cancel is not None:
             cancel.check()
@@ -220,14 +223,19 @@ def search(train: Sequence, sizes: Sequence[tuple[int, int]], *, ignore_mask: np
     return cfg, report
 
 
-def _readable(sources) -> list[np.ndarray]:
-    """The images that decode; an unreadable one is left out here (the fit lists it)."""
+def _readable(sources, scale: float = 1.0) -> list[np.ndarray]:
+    """The images that decode, shrunk by `scale` when it is below 1 (all by the same factor, so sizes keep
+    their ratios); an unreadable one is left out here (the fit lists it)."""
     out = []
     for src in sources:
         try:
-            out.append(_rgb(load_source(src)))
+            img = _rgb(load_source(src))
         except ImageDecodeError:
             continue
+        if scale < 0.95:
+            h, w = img.shape[:2]
+            img = cv2.resize(img, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+        out.append(img)
     return out
 
 
