@@ -5,8 +5,8 @@ labelled defects (0 when it does not help, so more labels can only be used, neve
 
 Training patches:
 - defect: the highest-scoring patches of each labelled defective part (its labels say "defective", not
-  where: the distance map's peak stands in for the place) and the patches under synthetic defects drawn
-  into good training parts (their masks say where);
+  where: the distance map's peak stands in for the place, then the first head's own choice) and the
+  patches under synthetic defects drawn into good training parts (their masks say where);
 - good: every patch of good training parts scored leave-one-out (their own bank entries left out, so
   they look as new as a part on the line), with their highest-scoring patches counted extra, since those
   are what false rejects are made of."""
@@ -88,6 +88,20 @@ def _top(c: CellSet, k: int) -> np.ndarray:
     return sel.reshape(c.dist.shape)
 
 
+def _learn(model: AnomalyModel, syn_pos: list[torch.Tensor], real: list[CellSet], neg: list[torch.Tensor],
+           seed: int) -> dict:
+    """Two rounds (multiple-instance style): the defect patches of a labelled part are first its
+    highest-distance patches, then the patches the first head finds most defect-like, so a defect that
+    the distance alone missed can still teach the head where it is."""
+    head = _train_head(model, syn_pos + [_rows(model, c, _top(c, TOP_CELLS)) for c in real], neg, seed=seed)
+    model.set_head(head)
+    again = []
+    for c in real:
+        logit = model.head_logits(c.q, c.dist)
+        again.append(_rows(model, c, _top(CellSet(c.q, logit, c.valid), TOP_CELLS)))
+    return _train_head(model, syn_pos + again, neg, seed=seed)
+
+
 def _image_score(model: AnomalyModel, c: CellSet, head: dict, weight: float) -> float:
     acc = c.dist
     if weight > 0:
@@ -165,8 +179,7 @@ def fit_head(model: AnomalyModel, train: Sequence, defects: Sequence, judge_good
     for f, held in enumerate(folds):
         if not len(held):
             continue
-        seen = [real[k] for k in folds[1 - f]]
-        head = _train_head(model, syn_pos + [_rows(model, c, _top(c, TOP_CELLS)) for c in seen], neg, seed=seed)
+        head = _learn(model, syn_pos, [real[k] for k in folds[1 - f]], neg, seed)
         for wi, weight in enumerate(WEIGHTS):
             good_s = [_image_score(model, c, head, weight) for c in judge]
             bad_s = [_image_score(model, real[k], head, weight) for k in held]
@@ -175,7 +188,7 @@ def fit_head(model: AnomalyModel, train: Sequence, defects: Sequence, judge_good
             area = auroc(np.r_[np.zeros(len(good_s)), np.ones(len(bad_s))], np.r_[good_s, bad_s])
             totals[wi] += len(held) * (catch + 0.5 * (0.0 if area != area else area))
     best = int(np.argmax(np.round(totals, 6)))  # ties: the smaller weight (WEIGHTS ascend)
-    head = _train_head(model, syn_pos + [_rows(model, c, _top(c, TOP_CELLS)) for c in real], neg, seed=seed)
+    head = _learn(model, syn_pos, real, neg, seed)
     head["weight"] = float(WEIGHTS[best])
     head["cv"] = {str(w): round(float(t) / max(len(real), 1), 4) for w, t in zip(WEIGHTS, totals)}
     head["defects"] = len(real)
