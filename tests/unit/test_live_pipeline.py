@@ -195,7 +195,11 @@ def test_hot_folder_picks_up_a_file_written_after_start_and_skips_corrupt_files(
     assert p.stop()
     s = p.stats()
     assert (s.state, s.frames_read, s.inspected, s.corrupt, s.dropped) == ("stopped", 3, 3, 1, 0)
-    assert sorted(r.frame.meta["file"] for r in rec.results) == ["a.png", "b.png", "c.png"]
+    # fail closed: the broken file is a part too, with a not_inspected verdict that counts as NG
+    assert (s.triggered, s.not_inspected, s.not_inspected_reasons) == (4, 1, {"corrupt_frame": 1})
+    assert sorted(r.frame.meta["file"] for r in rec.results) == ["a.png", "b.png", "broken.jpg", "c.png"]
+    broken = next(r for r in rec.results if r.frame.meta["file"] == "broken.jpg")
+    assert (broken.verdict.not_inspected, broken.verdict.ok) == ("corrupt_frame", False)
     assert np.array_equal(rec.results[-1].frame.image, line.part(2).image)
     assert any("broken.jpg" in m for m in rec.kinds("frame_corrupt"))
 

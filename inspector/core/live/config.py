@@ -25,3 +25,7 @@ class LiveConfig:
     review: ReviewPolicy = field(default_factory=ReviewPolicy)
     reconnect_s: tuple[float, float] = (0.5, 10.0)  # first and longest wait between reopen attempts
     watch_s: float = 1.0  # how often the active model is checked
+    # how a triggered part that no model decided counts: "not_ok" (rejected, fail closed) or "ok";
+    # None = the project's setting live.not_inspected_as (default not_ok)
+    not_inspected_as: str | None = None
+    stall_s: float = 2.0  # an open camera or stream with no frame for this long is STALLED and reconnected

@@ -75,9 +75,9 @@ class FolderSource(Source):
                 try:
                     image = decode_image(read_image_bytes(self.path / name), name=name)
                 except ImageDecodeError as e:
-                    raise CorruptFrame(str(e)) from None
+                    raise CorruptFrame(str(e), {"file": name}) from None
                 except OSError as e:  # deleted or locked between scan and read
-                    raise CorruptFrame(f"{name} cannot be read ({e.strerror})") from None
+                    raise CorruptFrame(f"{name} cannot be read ({e.strerror})", {"file": name}) from None
                 return image, {"file": name}
             left = deadline - time.perf_counter()
             if left <= 0:

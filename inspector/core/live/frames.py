@@ -6,9 +6,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-# Pipeline states, in the order a normal run goes through them.
-IDLE, STARTING, WARMING_UP, RUNNING, RECONNECTING, FINISHED, STOPPED, FAILED = (
-    "idle", "starting", "warming_up", "running", "reconnecting", "finished", "stopped", "failed")
+# Pipeline states, in the order a normal run goes through them. STALLED: the source is open but no
+# frame came for LiveConfig.stall_s; the pipeline reconnects.
+IDLE, STARTING, WARMING_UP, RUNNING, RECONNECTING, STALLED, FINISHED, STOPPED, FAILED = (
+    "idle", "starting", "warming_up", "running", "reconnecting", "stalled", "finished", "stopped", "failed")
+
+# Why a triggered part got no verdict from a model (a `not_inspected` result row). Fail closed: the
+# part still gets a row, and counts as NG unless the project says otherwise (live.not_inspected_as).
+QUEUE_FULL, INFERENCE_ERROR, CORRUPT_FRAME, NO_MODEL, STOPPING = (
+    "queue_full", "inference_error", "corrupt_frame", "no_model", "stopping")
+NOT_INSPECTED_REASONS = (QUEUE_FULL, INFERENCE_ERROR, CORRUPT_FRAME, NO_MODEL, STOPPING)
+NOT_INSPECTED_AS = ("not_ok", "ok")  # how a part that was not inspected counts (project setting)
 
 
 @dataclass(frozen=True)
@@ -37,6 +45,13 @@ class Verdict:
     scores: dict[str, float]  # per-class probabilities (classifier), empty otherwise
     model_version: str
     heatmap: np.ndarray | None = None  # anomaly map, H×W float32, 0.5 = threshold (anomaly models)
+    not_inspected: str | None = None  # a reason from NOT_INSPECTED_REASONS: no model decided; ok is the setting
+
+    @classmethod
+    def not_inspected_as(cls, reason: str, counts_as: str, model_version: str | None) -> "Verdict":
+        """The verdict of a part no model looked at: ok only when the project counts such parts as OK."""
+        ok = counts_as == "ok"
+        return cls(ok, 0.0 if ok else 1.0, None, None, {}, model_version or "", None, reason)
 
 
 @dataclass(frozen=True)
@@ -61,8 +76,8 @@ class InspectionResult:
 @dataclass(frozen=True)
 class PipelineEvent:
     """A state change or a notable happening; message is one line for a status bar.
-    kinds: state, source_error, source_open, source_ended, model_loading, model_swapped, model_error,
-    record_error."""
+    kinds: state, source_error, source_open, source_ended, source_stalled, model_loading, model_swapped,
+    model_error, record_error, frame_corrupt, not_inspected."""
 
     kind: str
     state: str

@@ -5,17 +5,22 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 
 from inspector.core.live.frames import Frame
 
 
 class FrameBuffer:
     """capacity 1 + drop_oldest: the consumer always gets the newest frame, never a backlog.
-    drop_oldest=False: put() waits for room instead (back-pressure), so nothing is dropped."""
+    drop_oldest=False: put() waits for room instead (back-pressure), so nothing is dropped.
+    on_drop(frame, reason): told of every frame that will not be taken — "queue_full" (pushed out by
+    a newer one) or "stopping" (put after close, or discarded) — so a triggered part still gets a row."""
 
-    def __init__(self, capacity: int = 1, drop_oldest: bool = True):
+    def __init__(self, capacity: int = 1, drop_oldest: bool = True,
+                 on_drop: Callable[[Frame, str], None] | None = None):
         self.capacity = max(1, int(capacity))
         self.drop_oldest = drop_oldest
+        self.on_drop = on_drop
         self.dropped = 0
         self.last_take = 0.0  # perf_counter() when the consumer last took frames
         self.last_wait = 0.0  # seconds that take had to wait for them
@@ -26,16 +31,18 @@ class FrameBuffer:
     def put(self, frame: Frame) -> bool:
         """Add a frame; False when the buffer was closed (the frame is not kept, and counts as dropped)."""
         with self._cond:
+            if self._closed:  # stopping: the frame will not be inspected (those waiting still are)
+                self._dropped(frame, "stopping")
+                return False
             if self.drop_oldest:
                 while len(self._items) >= self.capacity:
-                    self._items.popleft()
-                    self.dropped += 1
+                    self._dropped(self._items.popleft(), "queue_full")
             else:
                 while len(self._items) >= self.capacity and not self._closed:
                     self._cond.wait(0.1)
-            if self._closed:  # stopping: the frame will not be inspected
-                self.dropped += 1
-                return False
+                if self._closed:
+                    self._dropped(frame, "stopping")
+                    return False
             self._items.append(frame)
             self._cond.notify_all()
         return True
@@ -73,9 +80,15 @@ class FrameBuffer:
         """Drop what is waiting (a stop that does not drain); returns how many."""
         with self._cond:
             n = len(self._items)
-            self._items.clear()
+            while self._items:
+                self._dropped(self._items.popleft(), "stopping")
             self._cond.notify_all()
             return n
+
+    def _dropped(self, frame: Frame, reason: str) -> None:
+        self.dropped += 1
+        if self.on_drop is not None:
+            self.on_drop(frame, reason)
 
     @property
     def closed(self) -> bool:

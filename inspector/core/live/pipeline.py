@@ -8,13 +8,16 @@ from collections.abc import Callable
 
 from inspector.core.errors import ConfigError, InspectorError, ModelError
 from inspector.core.live.config import LiveConfig
-from inspector.core.live.frames import (FAILED, FINISHED, IDLE, RECONNECTING, RUNNING, STARTING, STOPPED,
-                                        WARMING_UP, Frame, InspectionResult, PipelineEvent)
+import numpy as np
+
+from inspector.core.live.frames import (CORRUPT_FRAME, FAILED, FINISHED, IDLE, INFERENCE_ERROR, NO_MODEL,
+                                        NOT_INSPECTED_AS, QUEUE_FULL, RECONNECTING, RUNNING, STALLED, STARTING,
+                                        STOPPED, WARMING_UP, Frame, InspectionResult, PipelineEvent, Verdict)
 from inspector.core.live.latest import FrameBuffer
 from inspector.core.live.recorder import Recorder
 from inspector.core.live.roi import Roi
 from inspector.core.live.runners import ModelRunner, load_runner
-from inspector.core.live.sources import CorruptFrame, SourceEnded, open_source
+from inspector.core.live.sources import CorruptFrame, SourceEnded, SourceStalled, open_source
 from inspector.core.live.stats import Counters, LiveStats, snapshot
 from inspector.core.live.triggers import parse_trigger
 from inspector.core.registry import ModelRegistry
@@ -30,17 +33,24 @@ class LivePipeline:
                  on_event: Callable[[PipelineEvent], None] | None = None):
         if config.max_batch < 1 or config.queue_size < 1:
             raise ConfigError("max_batch and queue_size must be at least 1")
+        if not config.stall_s > 0:
+            raise ConfigError(f"stall time {config.stall_s} s must be positive, e.g. 2")
         self.project, self.config = project, config
+        self.not_inspected_as = parse_not_inspected_as(
+            config.not_inspected_as or project.get_meta(NOT_INSPECTED_SETTING) or "not_ok")
         self.source = open_source(config.source)
+        self.source.stall_s = config.stall_s
         self.trigger_mode = parse_trigger(config.trigger)
         self.roi = Roi.parse(config.roi)
         self.registry = ModelRegistry(project)
         self.on_result, self.on_event = on_result, on_event
         if self.source.live:  # newest frame only; triggered parts may queue a little
             every_frame = self.trigger_mode.name == "free"
-            self.buffer = FrameBuffer(1 if every_frame else config.queue_size, drop_oldest=True)
+            self.buffer = FrameBuffer(1 if every_frame else config.queue_size, drop_oldest=True,
+                                      on_drop=self._dropped)
         else:  # the source waits for us; a folder's files are already waiting, so they may batch
-            self.buffer = FrameBuffer(config.max_batch if self.source.backlog else 1, drop_oldest=False)
+            self.buffer = FrameBuffer(config.max_batch if self.source.backlog else 1, drop_oldest=False,
+                                      on_drop=self._dropped)
         self.stats_ = Counters()
         self.error: InspectorError | None = None
         self.run_id: int | None = None
@@ -61,6 +71,9 @@ class LivePipeline:
         self._threads: list[threading.Thread] = []
         self._opened = False
         self._ever_opened = False
+        self._frame_no = 0  # frames off the source, corrupt ones included: the frame ids
+        self._last_frame = 0.0  # monotonic time of the last frame (or of opening): stall detection
+        self._stalled = False
         self._infer_ema = 0.0  # seconds per inference call, smoothed
         self._read_ema = 0.0  # seconds per source read, smoothed
         self._lead = 0.002  # how early a waiting source is read before the model needs the frame
@@ -78,7 +91,7 @@ class LivePipeline:
         r = self._runner
         return snapshot(self.stats_, state=self._state, model_version=r.version if r else None,
                         backend=r.backend if r else None, dropped=self.buffer.dropped + self.source.dropped,
-                        recorder=self._recorder)
+                        recorder=self._recorder, not_inspected_as=self.not_inspected_as)
 
     def start(self) -> None:
         """Resolve the model (ModelError at once when there is none), then load and warm it up and
@@ -143,8 +156,17 @@ class LivePipeline:
         frame = self._read_frame(timeout)
         if frame is None or not self._fires(frame):
             return None
-        result = self._inspect([frame])[0]
-        self._deliver(result)
+        if _is_corrupt(frame):
+            result = self._not_inspected(frame, CORRUPT_FRAME)
+        else:
+            try:
+                result = self._inspect([frame])[0]
+            except Exception as e:  # noqa: BLE001 - the part still gets its row
+                self.stats_.errors += 1
+                self._event("model_error", f"inference failed on 1 frame: {e}")
+                result = self._not_inspected(frame, INFERENCE_ERROR)
+            else:
+                self._deliver(result)
         if self._recorder is not None:
             self._recorder.write([self._recorder.record_of(result)])
         return result
@@ -245,10 +267,15 @@ class LivePipeline:
                     results = self._inspect(batch)
                     self._infer_ema = _ema(self._infer_ema, time.perf_counter() - t0)
                 except ConfigError:
+                    for f in batch:
+                        self._not_inspected(f, INFERENCE_ERROR)
                     raise
                 except Exception as e:  # noqa: BLE001 - one bad batch must not end the run
                     self.stats_.errors += 1
-                    self._event("model_error", f"inference failed on {len(batch)} frame(s): {e}")
+                    self._event("model_error", f"inference failed on {len(batch)} frame(s): {e} — "
+                                               "those parts are logged as not inspected")
+                    for f in batch:  # fail closed: each part still gets its row
+                        self._not_inspected(f, INFERENCE_ERROR)
                     continue
                 for r in results:
                     self._deliver(r)
@@ -259,6 +286,10 @@ class LivePipeline:
         finally:
             self._ready.set()
             self.buffer.close()
+            # frames still waiting when inference ended on an error: no model will decide them
+            left = self.buffer.take(len(self.buffer) + 1, timeout=0) if len(self.buffer) else []
+            for f in left:
+                self._not_inspected(f, NO_MODEL if self._runner is None else INFERENCE_ERROR)
             self._done_inferring.set()
             if self._recorder is not None:
                 self._recorder.close_input()
@@ -274,6 +305,8 @@ class LivePipeline:
                 if not self._opened:
                     try:
                         self.source.open()
+                    except ConfigError:  # wrong credentials, bad address form: retrying cannot help
+                        raise
                     except Exception as e:  # noqa: BLE001 - any open failure means: try again later
                         self._event("source_error", str(e))
                         self._set_state(RECONNECTING, str(e))
@@ -281,11 +314,13 @@ class LivePipeline:
                         wait = min(wait * 2, longest)
                         continue
                     self._opened, wait = True, first
+                    self._last_frame = time.monotonic()
                     if self._ever_opened:
                         self.stats_.reconnects += 1
                     self._ever_opened = True
                     self._event("source_open", f"reading {self.source.name}")
-                    self._set_state(RUNNING)
+                    if not self._stalled:  # after a stall: running again with the first frame
+                        self._set_state(RUNNING)
                 if not self.source.live:
                     if not self.buffer.wait_room(0.1):
                         continue
@@ -298,6 +333,11 @@ class LivePipeline:
                 except SourceEnded:
                     self._event("source_ended", f"{self.source.name} has no more frames")
                     break
+                except SourceStalled as e:
+                    self._stall(str(e))
+                    continue
+                except ConfigError:  # e.g. the camera refused the credentials: retrying cannot help
+                    raise
                 except Exception as e:  # noqa: BLE001 - lost: close, report, reopen with backoff
                     self.source.close()
                     self._opened = False
@@ -306,8 +346,17 @@ class LivePipeline:
                     self._stop.wait(wait)
                     wait = min(wait * 2, longest)
                     continue
-                if frame is not None and self._fires(frame):
-                    self.buffer.put(frame)
+                if frame is None:
+                    if (self.source.can_stall and self._opened
+                            and time.monotonic() - self._last_frame > self.config.stall_s):
+                        self._stall(f"{self.source.name} sent no picture for {self.config.stall_s:g} s "
+                                    "— reconnecting")
+                    continue
+                if self._fires(frame):
+                    if _is_corrupt(frame):
+                        self._not_inspected(frame, CORRUPT_FRAME)
+                    else:
+                        self.buffer.put(frame)
                 if self.config.max_frames and self.stats_.frames_read >= self.config.max_frames:
                     break
         except Exception as e:  # noqa: BLE001 - e.g. a presence region outside the frame
@@ -358,24 +407,53 @@ class LivePipeline:
 
     # -- steps shared by the threads and step() -----------------------------------------------------
     def _read_frame(self, timeout: float) -> Frame | None:
+        """The next frame, None when none came in time; a frame that could not be decoded comes back
+        with an empty image and meta["corrupt"] (the caller logs it as not inspected if it fired)."""
         try:
             got = self.source.read(timeout)
         except CorruptFrame as e:
             self.stats_.corrupt += 1
             if self.stats_.corrupt <= 3 or self.stats_.corrupt % 100 == 0:
-                self._event("frame_corrupt", f"{e} ({self.stats_.corrupt} skipped so far)")
-            return None
+                self._event("frame_corrupt", f"{e} ({self.stats_.corrupt} so far)")
+            self._got_frame()
+            t = time.perf_counter()
+            frame = Frame(self._frame_no, _EMPTY, time.time(), t, self.source.name,
+                          {**e.meta, "corrupt": str(e)})
+            self._frame_no += 1
+            return frame
         if got is None:
             return None
         image, meta = got
         t = time.perf_counter()
-        frame = Frame(self.stats_.frames_read, image, time.time(), t, self.source.name, meta)
+        frame = Frame(self._frame_no, image, time.time(), t, self.source.name, meta)
+        self._frame_no += 1
         self.stats_.frame_read(t)
         self.latest_frame = frame
+        self._got_frame()
         return frame
 
+    def _got_frame(self) -> None:
+        self._last_frame = time.monotonic()
+        if self._stalled:
+            self._stalled = False
+            self._set_state(RUNNING)
+
+    def _stall(self, message: str) -> None:
+        """Open but silent for stall_s: STALLED (until the next frame), counted, reconnected."""
+        self.stats_.stalls += 1
+        self._stalled = True
+        self.source.close()
+        self._opened = False
+        self._event("source_stalled", message)
+        self._set_state(STALLED, message)
+        self._stop.wait(self.config.reconnect_s[0])
+
     def _fires(self, frame: Frame) -> bool:
-        fired = self.trigger_mode.fire(frame)
+        if _is_corrupt(frame):  # nothing to look at: fires when the trigger does not need the picture
+            fired = self.trigger_mode.name == "free" or (
+                self.trigger_mode.name.startswith("interval") and self.trigger_mode.fire(frame))
+        else:
+            fired = self.trigger_mode.fire(frame)
         if not fired and self._manual:
             with self._lock:
                 if self._manual:
@@ -393,6 +471,37 @@ class LivePipeline:
         t1 = time.perf_counter()
         per = (t1 - t0) * 1000 / len(batch)
         return [InspectionResult(f, r, v, per, (t1 - f.t) * 1000, len(batch)) for f, r, v in zip(batch, rois, verdicts)]
+
+    def _not_inspected(self, frame: Frame, reason: str) -> InspectionResult:
+        """Fail closed: a triggered part no model decided still gets its verdict (counted as the project
+        says, NG by default), its result row and its count."""
+        r = self._runner
+        verdict = Verdict.not_inspected_as(reason, self.not_inspected_as, r.version if r else None)
+        now = time.perf_counter()
+        result = InspectionResult(frame, None, verdict, 0.0, (now - frame.t) * 1000, 0)
+        self.stats_.skipped(reason, now)
+        n = self.stats_.not_inspected
+        if n <= 3 or n % 100 == 0:
+            self._event("not_inspected", f"frame {frame.id} not inspected ({reason.replace('_', ' ')}), counted as "
+                                         f"{'OK' if verdict.ok else 'NG'} ({n} so far)")
+        self.latest_result = result
+        if self.on_result is not None:
+            try:
+                self.on_result(result)
+            except Exception:  # noqa: BLE001 - a broken display must not stop inspection
+                pass
+        if self._recorder is not None and self._threads:
+            self._recorder.submit(self._recorder.record_of(result))
+        return result
+
+    def _dropped(self, frame: Frame, reason: str) -> None:
+        """A frame the buffer will not hand to the model. With a part trigger it was a part: logged as
+        not inspected (queue full). Every-frame mode keeps only the newest frame by design, and a frame
+        read as the run stops was not asked for: neither is a part (counted in `dropped` only)."""
+        if reason == QUEUE_FULL and self.trigger_mode.name != "free":
+            self._not_inspected(frame, QUEUE_FULL)
+        else:
+            self.stats_.triggered -= 1
 
     def _deliver(self, r: InspectionResult) -> None:
         self.stats_.verdict(r.verdict.ok, r.latency_ms, r.infer_ms, time.perf_counter())
@@ -428,6 +537,24 @@ class LivePipeline:
         if self._recorder is not None:
             self._recorder.end({**summary.as_dict(), "state": final})
         self._done.set()
+
+
+NOT_INSPECTED_SETTING = "live.not_inspected_as"  # project meta: how parts not inspected count (not_ok | ok)
+_EMPTY = np.zeros((0, 0, 3), np.uint8)
+
+
+def parse_not_inspected_as(value: str) -> str:
+    """not_ok / ng / rejected → "not_ok"; ok / good / accepted → "ok"."""
+    v = str(value).strip().lower()
+    if v in ("not_ok", "ng", "nok", "not-ok", "reject", "rejected"):
+        return NOT_INSPECTED_AS[0]
+    if v in ("ok", "good", "accept", "accepted"):
+        return NOT_INSPECTED_AS[1]
+    raise ConfigError(f"a part that was not inspected counts as {value!r}? — use ng (the default, fail closed) or ok")
+
+
+def _is_corrupt(frame: Frame) -> bool:
+    return "corrupt" in frame.meta
 
 
 def _ema(old: float, new: float, k: float = 0.1) -> float:

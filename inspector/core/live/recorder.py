@@ -22,8 +22,8 @@ class Record:
     frame_id: int
     captured_at: float
     verdict: Verdict
-    latency_ms: float
-    infer_ms: float
+    latency_ms: float | None
+    infer_ms: float | None
     crop: np.ndarray | None  # only for review candidates
 
 
@@ -40,15 +40,21 @@ class Recorder:
         self._crop_slots = threading.BoundedSemaphore(MAX_PENDING_CROPS)
         self.unrecorded = 0
         self.errors = 0
+        self._input_closed = False
 
     def record_of(self, r: InspectionResult) -> Record:
         crop = None
         if self.review is not None and self.policy.reason(r.verdict) and self._crop_slots.acquire(blocking=False):
             crop = np.array(r.crop)  # a copy: the frame itself can go
-        return Record(r.frame.id, r.frame.captured_at, r.verdict, r.latency_ms, r.infer_ms, crop)
+        infer_ms = None if r.verdict.not_inspected else r.infer_ms
+        return Record(r.frame.id, r.frame.captured_at, r.verdict, r.latency_ms, infer_ms, crop)
 
     def submit(self, rec: Record) -> None:
-        """From the inference thread; never blocks."""
+        """From the pipeline's threads; never blocks. After close_input() the record can no longer be
+        written and counts as unrecorded."""
+        if self._input_closed:
+            self.unrecorded += 1
+            return
         try:
             self._queue.put_nowait(rec)
         except queue.Full:
@@ -57,6 +63,7 @@ class Recorder:
                 self._crop_slots.release()
 
     def close_input(self) -> None:
+        self._input_closed = True
         self._queue.put(END)
 
     def next_batch(self, timeout: float, max_n: int = 512) -> tuple[list[Record], bool]:
@@ -86,8 +93,8 @@ class Recorder:
                     self._event("record_error", f"frame {it.frame_id} not queued for review: {e}")
             v = it.verdict
             rows.append(ResultRow(self.run_id, it.captured_at, self.source_name, it.frame_id, v.ok, v.label,
-                                  v.confidence, v.score, v.scores, v.model_version, round(it.latency_ms, 3),
-                                  round(it.infer_ms, 3), sample_id))
+                                  v.confidence, v.score, v.scores, v.model_version, _ms(it.latency_ms),
+                                  _ms(it.infer_ms), sample_id, v.not_inspected))
         try:
             self.log.write(rows)
         except Exception as e:  # noqa: BLE001 - e.g. disk full: keep inspecting, say so
@@ -99,3 +106,7 @@ class Recorder:
             self.log.end_run(self.run_id, summary)
         finally:
             self.log.close()
+
+
+def _ms(v: float | None) -> float | None:
+    return None if v is None else round(v, 3)

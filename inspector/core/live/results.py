@@ -21,7 +21,7 @@ from inspector.core import durable
 from inspector.core.errors import ConfigError, ProjectError
 
 RESULTS_DB = "results.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: verdict not_inspected with reason and counted_as; score, model and timings may be empty
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -40,22 +40,26 @@ CREATE TABLE IF NOT EXISTS results (
     at REAL NOT NULL,         -- capture time, unix seconds
     source TEXT NOT NULL,
     frame_id INTEGER NOT NULL,
-    verdict TEXT NOT NULL CHECK (verdict IN ('ok', 'not_ok')),
+    verdict TEXT NOT NULL CHECK (verdict IN ('ok', 'not_ok', 'not_inspected')),
     class TEXT,
     confidence REAL,
-    score REAL NOT NULL,      -- not-ok score, 0.5 = threshold
+    score REAL,               -- not-ok score, 0.5 = threshold; empty when not inspected
     scores TEXT,              -- JSON {class: probability}
-    model_version TEXT NOT NULL,
-    latency_ms REAL NOT NULL, -- capture to verdict
-    infer_ms REAL NOT NULL,
-    sample_id INTEGER         -- the review-queue sample in project.sqlite, when the frame was queued
+    model_version TEXT,       -- empty when no model was loaded
+    latency_ms REAL,          -- capture to verdict
+    infer_ms REAL,
+    sample_id INTEGER,        -- the review-queue sample in project.sqlite, when the frame was queued
+    reason TEXT,              -- not_inspected: queue_full, inference_error, corrupt_frame, no_model, stopping
+    counted_as TEXT           -- not_inspected: how the part counted on the line then (ok / not_ok)
 );
 CREATE INDEX IF NOT EXISTS results_by_time ON results(at);
 CREATE INDEX IF NOT EXISTS results_by_run ON results(run_id);
 """
+_RESULTS_TABLE = SCHEMA[SCHEMA.index("CREATE TABLE IF NOT EXISTS results ("):SCHEMA.index("CREATE INDEX")]
 
-COLUMNS = ("id", "run_id", "at", "source", "frame_id", "verdict", "class", "confidence", "score", "scores",
-           "model_version", "latency_ms", "infer_ms", "sample_id")
+COLUMNS_V1 = ("id", "run_id", "at", "source", "frame_id", "verdict", "class", "confidence", "score", "scores",
+              "model_version", "latency_ms", "infer_ms", "sample_id")
+COLUMNS = (*COLUMNS_V1, "reason", "counted_as")
 
 
 @dataclass(frozen=True)
@@ -70,9 +74,10 @@ class ResultRow:
     score: float
     scores: dict
     model_version: str
-    latency_ms: float
-    infer_ms: float
+    latency_ms: float | None
+    infer_ms: float | None
     sample_id: int | None = None
+    not_inspected: str | None = None  # the reason, when no model decided; ok is then how it counted
 
 
 class ResultsLog:
@@ -92,9 +97,31 @@ class ResultsLog:
                 self.db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             elif int(row[0]) > SCHEMA_VERSION:
                 raise ProjectError(f"{self.path} was written by a newer Inspector — update Inspector to read it")
+            elif int(row[0]) < 2:
+                self._migrate_v1()
         except sqlite3.DatabaseError as e:
             raise ProjectError(f"{self.path} cannot be opened ({e}) — move it aside and start again "
                                "(a new, empty results log is then created)") from None
+
+    def _migrate_v1(self) -> None:
+        """v1 → v2: the results table allows not_inspected (SQLite cannot change a CHECK in place, so
+        the table is rebuilt in one transaction: every old row is kept, or nothing changes)."""
+        cols = ", ".join(COLUMNS_V1)
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.execute("ALTER TABLE results RENAME TO results_v1")
+            self.db.execute("DROP INDEX IF EXISTS results_by_time")
+            self.db.execute("DROP INDEX IF EXISTS results_by_run")
+            self.db.execute(_RESULTS_TABLE)
+            self.db.execute(f"INSERT INTO results ({cols}) SELECT {cols} FROM results_v1")
+            self.db.execute("DROP TABLE results_v1")
+            self.db.execute("CREATE INDEX results_by_time ON results(at)")
+            self.db.execute("CREATE INDEX results_by_run ON results(run_id)")
+            self.db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
 
     def close(self) -> None:
         with self._lock:
@@ -121,16 +148,18 @@ class ResultsLog:
         """All rows in one transaction: one disk sync for a whole batch of verdicts."""
         if not rows:
             return
-        data = [(r.run_id, r.at, r.source, r.frame_id, "ok" if r.ok else "not_ok", r.label, r.confidence, r.score,
-                 json.dumps({k: round(v, 6) for k, v in r.scores.items()}) if r.scores else None, r.model_version,
-                 r.latency_ms, r.infer_ms, r.sample_id) for r in rows]
+        data = [(r.run_id, r.at, r.source, r.frame_id, _verdict(r), r.label, r.confidence,
+                 None if r.not_inspected else r.score,
+                 json.dumps({k: round(v, 6) for k, v in r.scores.items()}) if r.scores else None,
+                 r.model_version or None, r.latency_ms, r.infer_ms, r.sample_id, r.not_inspected,
+                 ("ok" if r.ok else "not_ok") if r.not_inspected else None) for r in rows]
         with self._lock:
             self.db.execute("BEGIN IMMEDIATE")
             try:
                 self.db.executemany(
                     "INSERT INTO results (run_id, at, source, frame_id, verdict, class, confidence, score, scores,"
-                    " model_version, latency_ms, infer_ms, sample_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    data)
+                    " model_version, latency_ms, infer_ms, sample_id, reason, counted_as)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", data)
                 self.db.execute("COMMIT")
             except BaseException:
                 self.db.execute("ROLLBACK")
@@ -161,18 +190,28 @@ class ResultsLog:
 
     def counters(self, *, since: float | None = None, until: float | None = None,
                  run_id: int | None = None) -> dict:
-        """{"inspected", "ok", "not_ok", "yield" (ok / inspected, None when nothing was inspected),
-        "queued_for_review", "per_class": {class: n}, "per_model": {version: n}, "first_at", "last_at"}."""
+        """{"triggered" (every part with a row), "inspected" (a model decided: ok + not_ok), "ok", "not_ok",
+        "not_inspected" (ok + not_ok + not_inspected = triggered), "not_inspected_reasons": {reason: n},
+        "rejected" (not_ok, plus the not_inspected parts that counted as not ok), "yield" (ok / triggered:
+        a part nobody inspected is not a good part; None when nothing was triggered), "queued_for_review",
+        "per_class": {class: n}, "per_model": {version: n}, "first_at", "last_at"}."""
         where, args = self._where(since, until, run_id)
         with self._lock:
-            n, nok, queued, first, last = self.db.execute(
-                f"SELECT COUNT(*), COALESCE(SUM(verdict = 'not_ok'), 0), COUNT(sample_id), MIN(at), MAX(at) "
-                f"FROM results{where}", args).fetchone()
+            n, nok, skipped, skipped_ng, queued, first, last = self.db.execute(
+                f"SELECT COUNT(*), COALESCE(SUM(verdict = 'not_ok'), 0), COALESCE(SUM(verdict = 'not_inspected'), 0), "
+                f"COALESCE(SUM(verdict = 'not_inspected' AND counted_as IS NOT 'ok'), 0), COUNT(sample_id), "
+                f"MIN(at), MAX(at) FROM results{where}", args).fetchone()
+            reasons = dict(self.db.execute(
+                f"SELECT COALESCE(reason, ''), COUNT(*) FROM results{where}"
+                f"{' AND' if where else ' WHERE'} verdict = 'not_inspected' GROUP BY reason ORDER BY reason",
+                args).fetchall())
             per_class = dict(self.db.execute(f"SELECT COALESCE(class, ''), COUNT(*) FROM results{where} "
                                              "GROUP BY class ORDER BY class", args).fetchall())
-            per_model = dict(self.db.execute(f"SELECT model_version, COUNT(*) FROM results{where} "
+            per_model = dict(self.db.execute(f"SELECT COALESCE(model_version, ''), COUNT(*) FROM results{where} "
                                              "GROUP BY model_version ORDER BY model_version", args).fetchall())
-        return {"inspected": n, "ok": n - nok, "not_ok": nok, "yield": (n - nok) / n if n else None,
+        ok = n - nok - skipped
+        return {"triggered": n, "inspected": ok + nok, "ok": ok, "not_ok": nok, "not_inspected": skipped,
+                "not_inspected_reasons": reasons, "rejected": nok + skipped_ng, "yield": ok / n if n else None,
                 "queued_for_review": queued, "per_class": per_class, "per_model": per_model,
                 "first_at": first, "last_at": last}
 
@@ -199,6 +238,10 @@ class ResultsLog:
         except OSError as e:
             raise ProjectError(f"cannot write {path} ({e.strerror or e}) — check the folder exists and is writable") from None
         return n
+
+
+def _verdict(r: ResultRow) -> str:
+    return "not_inspected" if r.not_inspected else ("ok" if r.ok else "not_ok")
 
 
 def _csv_value(v):

@@ -28,7 +28,7 @@ class ReviewPolicy:
 
     def reason(self, v: Verdict) -> str | None:
         """Why this verdict deserves a human look, or None."""
-        if not self.enabled:
+        if not self.enabled or v.not_inspected:  # no model looked at it: nothing to suggest
             return None
         if self.not_ok and not v.ok:
             return "not_ok"

@@ -1,31 +1,38 @@
 """synthetic://line — a virtual camera over the synthetic production line, so the whole pipeline
 runs with no hardware. mode=parts: every frame is the next part, centred. mode=belt: per part, `gap`
 frames of empty belt, then the part slides in, stops under the camera for `dwell` frames, slides out.
-defects=crack,missing: the line makes only these defect types (default: all of synth.DEFECT_TYPES)."""
+defects=crack,missing: the line makes only these defect types (default: all of synth.DEFECT_TYPES).
+corrupt=0.05: that share of frames arrives as a damaged JPEG that does not decode (CorruptFrame), as a
+flaky camera link would send it, so failing closed can be tested and benchmarked."""
 from __future__ import annotations
 
 import time
 from urllib.parse import urlsplit
 
+import cv2
 import numpy as np
 
 from inspector.core.errors import ConfigError
-from inspector.core.live.sources import Source, SourceEnded, _options
+from inspector.core.live.sources import CorruptFrame, Source, SourceEnded, _options
 from inspector.core.synth import DEFECT_TYPES, SyntheticLine
 
 _OPTIONS = {"fps": float, "defect_rate": float, "seed": int, "size": int, "mode": str, "count": int,
-            "travel": int, "dwell": int, "gap": int, "cache": int, "defects": str}
+            "travel": int, "dwell": int, "gap": int, "cache": int, "defects": str, "corrupt": float}
 
 
 class SyntheticSource(Source):
     def __init__(self, *, fps: float = 0.0, defect_rate: float = 0.2, seed: int = 0, size: int = 256,
                  mode: str = "parts", count: int = 0, travel: int = 4, dwell: int = 2, gap: int = 3,
-                 cache: int = 0, defects: str | None = None, name: str | None = None):
+                 cache: int = 0, defects: str | None = None, corrupt: float = 0.0, name: str | None = None):
         super().__init__()
         if mode not in ("parts", "belt"):
             raise ConfigError(f"synthetic mode {mode!r} is not known — use parts or belt")
         if fps < 0 or count < 0 or travel < 1 or dwell < 0 or gap < 0 or cache < 0:
             raise ConfigError("synthetic options fps, count, dwell, gap, cache must be >= 0 and travel >= 1")
+        if not 0.0 <= corrupt <= 1.0:
+            raise ConfigError(f"synthetic option corrupt={corrupt} is a share of frames — use 0 to 1, e.g. corrupt=0.05")
+        self.corrupt = float(corrupt)
+        self._corrupt_rng = np.random.default_rng([seed, 13])
         types = [t.strip() for t in defects.split(",") if t.strip()] if defects is not None else list(DEFECT_TYPES)
         self.line = SyntheticLine(size=(size, size), defect_rate=defect_rate, seed=seed, defect_types=types)
         self.fps, self.mode, self.count = float(fps), mode, int(count)
@@ -87,12 +94,23 @@ class SyntheticSource(Source):
                 raise SourceEnded()
             self._k += 1
             p = self._part(k)
+            self._maybe_corrupt(k, {"index": k, "part": p.index, "label": p.label})
             return p.image.copy() if self._pool else p.image, {"index": k, "part": p.index, "label": p.label}
         part, phase = divmod(k, self.cycle)
         if self.count and part >= self.count:
             raise SourceEnded()
         self._k += 1
+        self._maybe_corrupt(k, {"index": k})
         return self._belt_frame(part, phase)
+
+    def _maybe_corrupt(self, k: int, meta: dict) -> None:
+        """corrupt=p: this frame's bytes arrive damaged — a JPEG start marker and noise — and are
+        decoded like a stream's frame would be; they do not decode, so the frame is corrupt."""
+        if not self.corrupt or self._corrupt_rng.random() >= self.corrupt:
+            return
+        data = b"\xff\xd8\xff\xe0" + self._corrupt_rng.bytes(256)
+        if cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR) is None:
+            raise CorruptFrame(f"{self.name}: frame {k} is not a decodable image ({len(data)} bytes)", meta)
 
     def _belt_frame(self, part: int, phase: int):
         h, w = self._belt.shape[:2]
