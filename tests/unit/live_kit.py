@@ -2,6 +2,9 @@
 OpenCV, and a project with a tiny trained classifier (v1) plus a second version (v2)."""
 from __future__ import annotations
 
+import base64
+import hashlib
+import secrets
 import shutil
 import threading
 import time
@@ -35,18 +38,51 @@ def write_video(path: Path, frames: list[np.ndarray], fps: float = 30.0) -> Path
 
 class MjpegServer:
     """Serves `parts` (JPEG bytes; anything else is sent as is, e.g. a corrupt frame) as one
-    multipart/x-mixed-replace response per connection, then closes it: each reconnect replays."""
+    multipart/x-mixed-replace response per connection, then closes it: each reconnect replays.
+    auth=("basic" | "digest", user, password): the camera asks for that login (RFC 7617 / RFC 7616
+    with MD5 and qop=auth) and answers 401 otherwise. stall_after=N: after N parts the connection
+    stays open and silent for stall_s seconds (a camera that hangs)."""
 
-    def __init__(self, parts: list[bytes], *, fps: float = 200.0, content_length: bool = True):
+    def __init__(self, parts: list[bytes], *, fps: float = 200.0, content_length: bool = True,
+                 auth: tuple[str, str, str] | None = None, stall_after: int | None = None, stall_s: float = 30.0):
         self.parts, self.fps, self.content_length = parts, fps, content_length
+        self.auth, self.stall_after, self.stall_s = auth, stall_after, stall_s
         self.connections = 0
+        self.refused = 0  # requests answered 401
+        self.authorizations: list[str] = []  # Authorization headers received
+        self.realm, self.nonce = "camera", secrets.token_hex(8)
+        self._stop = threading.Event()
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def log_message(self, *a):  # keep test output clean
                 pass
 
+            def _authorized(self) -> bool:
+                if server.auth is None:
+                    return True
+                scheme, user, password = server.auth
+                got = self.headers.get("Authorization", "")
+                if got:
+                    server.authorizations.append(got)
+                if scheme == "basic":
+                    ok = got == "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+                    challenge = f'Basic realm="{server.realm}"'
+                else:
+                    ok = got.startswith("Digest ") and server._digest_ok(got[7:], self.command, user, password)
+                    challenge = f'Digest realm="{server.realm}", qop="auth", nonce="{server.nonce}", algorithm=MD5'
+                if ok:
+                    return True
+                server.refused += 1
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", challenge)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return False
+
             def do_GET(self):
+                if not self._authorized():
+                    return
                 server.connections += 1
                 if self.path == "/snapshot.jpg":
                     self.send_response(200)
@@ -59,7 +95,10 @@ class MjpegServer:
                 self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
                 self.end_headers()
                 try:
-                    for data in server.parts:
+                    for i, data in enumerate(server.parts):
+                        if server.stall_after is not None and i == server.stall_after:
+                            server._stop.wait(server.stall_s)  # open, silent
+                            return
                         head = b"--frame\r\nContent-Type: image/jpeg\r\n"
                         if server.content_length:
                             head += f"Content-Length: {len(data)}\r\n".encode()
@@ -74,13 +113,40 @@ class MjpegServer:
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
+    def _digest_ok(self, header: str, method: str, user: str, password: str) -> bool:
+        f = {}
+        for item in _split_auth(header):
+            k, _, v = item.partition("=")
+            f[k.strip().lower()] = v.strip().strip('"')
+        if f.get("username") != user or f.get("nonce") != self.nonce or f.get("realm") != self.realm:
+            return False
+        ha1 = hashlib.md5(f"{user}:{self.realm}:{password}".encode()).hexdigest()
+        ha2 = hashlib.md5(f"{method}:{f.get('uri', '')}".encode()).hexdigest()
+        want = hashlib.md5(f"{ha1}:{self.nonce}:{f.get('nc')}:{f.get('cnonce')}:auth:{ha2}".encode()).hexdigest()
+        return f.get("qop") == "auth" and f.get("response") == want
+
     def __enter__(self) -> "MjpegServer":
         self._thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
+        self._stop.set()
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def _split_auth(header: str) -> list[str]:
+    """The comma-separated fields of an Authorization header, commas inside quotes kept."""
+    out, cur, quoted = [], "", False
+    for ch in header:
+        if ch == '"':
+            quoted = not quoted
+        if ch == "," and not quoted:
+            out.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    return out + [cur] if cur.strip() else out
 
 
 def train_template(root: Path) -> Path:

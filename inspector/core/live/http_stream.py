@@ -1,8 +1,13 @@
 """HTTP cameras: an MJPEG stream (multipart/x-mixed-replace, what most IP cameras and webcam
 servers send) read part by part, or a single-JPEG snapshot URL fetched again for each frame.
-Read here rather than through FFmpeg so a corrupt JPEG is seen, skipped and counted."""
+Read here rather than through FFmpeg so a corrupt JPEG is seen, skipped and counted.
+
+http://user:password@host/… logs in with HTTP basic or digest authentication, whichever the camera
+asks for (the credentials are taken out of the URL: urllib would read `user:password@host` as the
+host name). The password never appears in names, messages or logs. No byte for stall_s → SourceStalled."""
 from __future__ import annotations
 
+import http.client
 import socket
 import time
 import urllib.error
@@ -11,18 +16,30 @@ import urllib.request
 import cv2
 import numpy as np
 
-from inspector.core.live.sources import CorruptFrame, Source, SourceError, _redact, to_rgb
+from inspector.core.errors import ConfigError
+from inspector.core.live.credentials import split_credentials
+from inspector.core.live.sources import CorruptFrame, Source, SourceError, SourceStalled, _redact, to_rgb
 
 MAX_PART = 64 << 20  # a part bigger than this is not a camera frame
 
 
 class HttpSource(Source):
     live = True
+    can_stall = True
 
     def __init__(self, url: str, *, timeout: float = 5.0, snapshot_interval: float = 0.0):
         super().__init__()
-        self.url = url
         self.name = _redact(url)
+        try:
+            self.url, self.user, password = split_credentials(url)
+        except ValueError as e:
+            raise ConfigError(f"stream address {self.name} is not a valid URL ({e}) — check it") from None
+        handlers = []
+        if self.user is not None:
+            mgr = urllib.request.HTTPPasswordMgrWithDefaultRealm()
+            mgr.add_password(None, self.url, self.user, password or "")
+            handlers = [urllib.request.HTTPDigestAuthHandler(mgr), urllib.request.HTTPBasicAuthHandler(mgr)]
+        self._opener = urllib.request.build_opener(*handlers)
         self.timeout = timeout
         self.snapshot_interval = snapshot_interval
         self._resp = None
@@ -33,8 +50,21 @@ class HttpSource(Source):
 
     def _get(self):
         try:
-            resp = urllib.request.urlopen(self.url, timeout=self.timeout)  # noqa: S310 (a URL the user configured)
-        except (urllib.error.URLError, OSError, ValueError) as e:
+            # the socket timeout is also the stall time: a stream silent this long raises in read()
+            resp = self._opener.open(self.url, timeout=min(self.timeout, self.stall_s))
+        except urllib.error.HTTPError as e:
+            e.close()
+            if e.code == 401:
+                if self.user is None:
+                    raise ConfigError(f"stream {self.name} asks for a user name and password — put them in the "
+                                      "address: http://user:password@host/…") from None
+                raise ConfigError(f"stream {self.name} refused user {self.user!r} and its password (HTTP 401) — "
+                                  "correct them in the source address") from None
+            if e.code == 403:
+                raise ConfigError(f"stream {self.name} refuses access (HTTP 403) — give user "
+                                  f"{self.user or '(none)'} the right to view the stream on the camera") from None
+            raise SourceError(f"stream {self.name} cannot be opened (HTTP {e.code} {e.reason}) — retrying") from None
+        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as e:
             reason = getattr(e, "reason", None) or e
             raise SourceError(f"stream {self.name} cannot be opened ({reason}) — retrying") from None
         return resp
@@ -63,12 +93,16 @@ class HttpSource(Source):
     def read(self, timeout: float = 0.5):
         try:
             data = self._next_part() if self._boundary else self._next_snapshot()
-        except (OSError, socket.timeout, ValueError) as e:
+        except (socket.timeout, TimeoutError):
+            raise SourceStalled(f"stream {self.name} sent no picture for {min(self.timeout, self.stall_s):g} s "
+                                "— reconnecting") from None
+        except (OSError, ValueError, http.client.HTTPException) as e:
             raise SourceError(f"stream {self.name} was cut ({e}) — reconnecting") from None
         self._n += 1
         img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
         if img is None:
-            raise CorruptFrame(f"{self.name}: frame {self._n} is not a decodable image ({len(data)} bytes)")
+            raise CorruptFrame(f"{self.name}: frame {self._n} is not a decodable image ({len(data)} bytes)",
+                               {"index": self._n - 1})
         return to_rgb(img), {"index": self._n - 1}
 
     def _next_snapshot(self) -> bytes:

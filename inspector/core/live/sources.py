@@ -2,9 +2,12 @@
 files, hot folders and the synthetic line. `open_source(spec)` turns a --source string into one."""
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import cv2
 import numpy as np
@@ -17,7 +20,16 @@ class SourceError(InspectorError):
 
 
 class CorruptFrame(SourceError):
-    """One frame could not be decoded; it is skipped and counted, the source stays open."""
+    """One frame could not be decoded; the source stays open. The pipeline counts it and, when the
+    trigger fired on it, logs the part as not inspected (corrupt_frame). meta: what the source knows."""
+
+    def __init__(self, message: str, meta: dict | None = None):
+        super().__init__(message)
+        self.meta = dict(meta or {})
+
+
+class SourceStalled(SourceError):
+    """The source is open but sent nothing for its stall time; the pipeline reconnects."""
 
 
 class SourceEnded(Exception):
@@ -35,9 +47,11 @@ class Source:
     name = "source"
     live = True
     backlog = False
+    can_stall = False  # a camera or stream: open but silent for stall_s means STALLED (files, folders wait)
 
     def __init__(self) -> None:
         self.dropped = 0
+        self.stall_s = 2.0  # set by the pipeline (LiveConfig.stall_s)
 
     def open(self) -> None:
         pass
@@ -68,6 +82,8 @@ class CaptureSource(Source):
         self.target, self.name, self.kind = target, name, kind
         self.loop = loop
         self.live = kind != "file" or realtime
+        self.can_stall = kind != "file"
+        self._pending: Future | None = None  # a camera read still running after read() timed out
         self._realtime = kind == "file" and realtime
         self._cap = None
         self._n = 0
@@ -90,10 +106,38 @@ class CaptureSource(Source):
         self._period = 1.0 / fps if fps and 1 <= fps <= 1000 else (1 / 30 if self._realtime else 0.0)
         self._cap, self._n, self._t0 = cap, 0, time.perf_counter()
 
+    def _grab(self, timeout: float):
+        """cap.read() within timeout: a camera or stream read runs on a helper thread, so a read that
+        hangs (a stream that stalled) returns None here and the pipeline can see the stall. The read
+        still running is picked up by the next call."""
+        if self.kind == "file":
+            return self._cap.read()
+        if self._pending is None:
+            fut: Future = Future()
+            cap = self._cap
+
+            def run() -> None:
+                try:
+                    fut.set_result(cap.read())
+                except BaseException as e:  # noqa: BLE001 - handed to the reader
+                    fut.set_exception(e)
+
+            threading.Thread(target=run, name="capture-read", daemon=True).start()
+            self._pending = fut
+        try:
+            got = self._pending.result(timeout=max(0.0, timeout))
+        except FutureTimeout:
+            return None
+        self._pending = None
+        return got
+
     def read(self, timeout: float = 0.5):
         if self._cap is None:
             raise SourceError(f"{self.name} is not open")
-        ok, frame = self._cap.read()
+        got = self._grab(timeout)
+        if got is None:
+            return None
+        ok, frame = got
         if not ok and self.kind == "file":
             if not self.loop or self._n == 0:
                 if self._n == 0:
@@ -111,9 +155,13 @@ class CaptureSource(Source):
         return to_rgb(frame), {"index": self._n - 1}
 
     def close(self) -> None:
-        if self._cap is not None:
-            self._cap.release()
-            self._cap = None
+        cap, pending, self._cap, self._pending = self._cap, self._pending, None, None
+        if cap is None:
+            return
+        if pending is not None and not pending.done():  # a read still hangs: release once it returns
+            pending.add_done_callback(lambda _f: cap.release())
+        else:
+            cap.release()
 
 
 def _options(query: str, allowed: dict[str, type], spec: str) -> dict:
@@ -148,12 +196,18 @@ def open_source(spec: str | Source) -> Source:
         from inspector.core.live.synthetic import SyntheticSource
 
         return SyntheticSource.from_spec(spec)
-    if lower.startswith(("http://", "https://")):
-        from inspector.core.live.http_stream import HttpSource
+    if lower.startswith(("http://", "https://", "rtsp://", "rtsps://", "rtmp://", "udp://", "tcp://")):
+        from inspector.core.live.credentials import resolve
 
-        return HttpSource(spec)
-    if lower.startswith(("rtsp://", "rtsps://", "rtmp://", "udp://", "tcp://")):
-        return CaptureSource(spec, _redact(spec), kind="stream")
+        name = _redact(spec)
+        url = resolve(spec)  # user@host: the password remembered for it, from the secrets file
+        if lower.startswith(("http://", "https://")):
+            from inspector.core.live.http_stream import HttpSource
+
+            src = HttpSource(url)
+            src.name = name
+            return src
+        return CaptureSource(url, name, kind="stream")
     index = spec[len("camera:"):] if lower.startswith("camera:") else spec
     if index.isdigit():
         return CaptureSource(int(index), f"camera:{int(index)}", kind="camera")
@@ -170,9 +224,20 @@ def open_source(spec: str | Source) -> Source:
 
 
 def _redact(url: str) -> str:
-    """The URL without a password, for logs and the results table."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}"
-    return url
+    """The URL without a password, for logs, the status bar and the results table:
+    http://user:secret@cam/x → http://user:***@cam/x. Anything not a URL with a password is kept."""
+    if "://" not in url:
+        return url
+    try:
+        u = urlsplit(url)
+        netloc = u.netloc
+    except ValueError:
+        return url.split("://", 1)[0] + "://***"  # unparseable: show nothing of it
+    if "@" not in netloc:
+        return url
+    creds, host = netloc.rsplit("@", 1)
+    user, has_pw, _ = creds.partition(":")
+    return urlunsplit((u.scheme, f"{user}:***@{host}" if has_pw else f"{user}@{host}", u.path, u.query, u.fragment))
+
+
+redact = _redact
