@@ -232,7 +232,7 @@ class TrainPanel(QWidget):
         form = QGridLayout()
         form.setContentsMargins(0, 0, 0, 0)
         self.anomaly_preset = QComboBox()
-        self.anomaly_preset.addItem("Automatic (recommended)", "auto")
+        self.anomaly_preset.addItem("Automatic", "auto")
         self.anomaly_preset.addItem("Surface texture", "texture")
         self.anomaly_preset.addItem("Small sharp defects", "detail")
         self.anomaly_preset.setToolTip("Automatic: tries several settings on held-out good parts with synthetic "
