@@ -24,6 +24,11 @@ def add_commands(add) -> None:
     sp.add_argument("--duration", type=float, help="stop after inspecting for this many seconds (the model's "
                                                    "loading and warm-up not counted)")
     sp.add_argument("--no-record", action="store_true", help="do not write the results log or the review queue")
+    sp.add_argument("--not-inspected-as", choices=("ng", "ok"),
+                    help="how a part that was not inspected (queue full, inference error, corrupt frame, no model) "
+                         "counts in this run (default: the project's setting from the Live tab, else ng)")
+    sp.add_argument("--stall-s", type=float, default=2.0,
+                    help="a camera or stream with no picture for this many seconds is STALLED and reconnected")
     sp.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
 
     sp = add("results", cmd_results, "counters of the results log (inspected, not ok, yield); --csv exports rows")
@@ -36,8 +41,8 @@ def add_commands(add) -> None:
 
 def _summary(stats, run_id) -> dict:
     d = stats.as_dict()
-    keys = ("state", "frames_read", "inspected", "dropped", "corrupt", "not_ok", "triggered", "reconnects",
-            "queued_for_review", "latency_ms_p50", "latency_ms_p95", "infer_ms_p50", "infer_ms_p95", "fps",
+    keys = ("state", "frames_read", "triggered", "inspected", "ok", "not_ok", "not_inspected", "not_inspected_reasons",
+            "not_inspected_as", "rejected", "dropped", "corrupt", "reconnects", "stalls", "queued_for_review", "latency_ms_p50", "latency_ms_p95", "infer_ms_p50", "infer_ms_p95", "fps",
             "elapsed_s", "model_version", "backend", "errors", "unrecorded")
     return {"run_id": run_id, **{k: d[k] for k in keys}}
 
@@ -58,7 +63,7 @@ def cmd_run(args) -> int:
 
     config = LiveConfig(source=args.source, trigger=args.trigger, roi=args.roi, model=args.model,
                         backend=args.backend, threads=args.threads, max_frames=args.max_frames,
-                        record=not args.no_record)
+                        record=not args.no_record, not_inspected_as=args.not_inspected_as, stall_s=args.stall_s)
     with _open_project(args.project) as project:
         pipeline = LivePipeline(project, config, on_event=on_event)
         pipeline.start()
@@ -78,7 +83,8 @@ def cmd_run(args) -> int:
                     last = now
                     s = pipeline.stats()
                     print(f"  {s.state}: read {s.frames_read}, inspected {s.inspected}, not ok {s.not_ok}, "
-                          f"dropped {s.dropped}, {s.fps:.1f} frames/s, p95 {_ms(s.latency_ms_p95)}",
+                          f"not inspected {s.not_inspected}, dropped {s.dropped}, {s.fps:.1f} frames/s, "
+                          f"p95 {_ms(s.latency_ms_p95)}",
                           file=sys.stderr, flush=True)
         except KeyboardInterrupt:  # Ctrl-C is how a headless run is ended: stop cleanly, then report
             pipeline.stop()
@@ -90,8 +96,11 @@ def cmd_run(args) -> int:
         print(json.dumps(summary))
     else:
         s = summary
-        print(f"{s['state']}: read {s['frames_read']} frames, inspected {s['inspected']}, dropped {s['dropped']}, "
-              f"corrupt {s['corrupt']}, not ok {s['not_ok']}, queued for review {s['queued_for_review']}\n"
+        reasons = ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in sorted(s["not_inspected_reasons"].items()))
+        print(f"{s['state']}: read {s['frames_read']} frames, {s['triggered']} parts: ok {s['ok']}, not ok {s['not_ok']}, "
+              f"not inspected {s['not_inspected']}{f' ({reasons})' if reasons else ''}, counted as "
+              f"{'OK' if s['not_inspected_as'] == 'ok' else 'NG'}; rejected {s['rejected']}; dropped {s['dropped']}, "
+              f"stalls {s['stalls']}, queued for review {s['queued_for_review']}\n"
               f"frame to verdict p50 {_ms(s['latency_ms_p50'])}, p95 {_ms(s['latency_ms_p95'])}; "
               f"model {s['model_version']} ({s['backend']}) p50 {_ms(s['infer_ms_p50'])}; "
               f"{s['fps']:.1f} frames/s")
@@ -127,8 +136,11 @@ def cmd_results(args) -> int:
         print(json.dumps(obj, default=str))
         return 0
     y = counters["yield"]
-    print(f"inspected {counters['inspected']}, ok {counters['ok']}, not ok {counters['not_ok']}, "
-          f"yield {'-' if y is None else f'{100 * y:.2f} %'}, queued for review {counters['queued_for_review']}")
+    reasons = ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in sorted(counters["not_inspected_reasons"].items()))
+    print(f"parts {counters['triggered']}: ok {counters['ok']}, not ok {counters['not_ok']}, "
+          f"not inspected {counters['not_inspected']}{f' ({reasons})' if reasons else ''}, "
+          f"rejected {counters['rejected']}, yield {'-' if y is None else f'{100 * y:.2f} %'}, "
+          f"queued for review {counters['queued_for_review']}")
     for name, n in counters["per_class"].items():
         print(f"  {name or '(no class)':<20} {n:>8}")
     if exported is not None:

@@ -32,7 +32,7 @@ def test_run_synthetic_line_prints_a_summary_and_results_exports_it(project):
     assert 0 < s["latency_ms_p50"] <= s["latency_ms_p95"] and s["fps"] > 0 and s["run_id"] >= 1
 
     text = inspector("run", "--project", proj, "--source", "synthetic://line?size=64&seed=4", "--max-frames", 5).stdout
-    assert "read 5 frames, inspected 5" in text and "frames/s" in text and "p95" in text
+    assert "read 5 frames, 5 parts: ok " in text and "not inspected 0" in text and "frames/s" in text and "p95" in text
 
     r = last_json(inspector("results", "--project", proj, "--run", s["run_id"], "--csv", root / "run.csv", "--json"))
     assert r["inspected"] == 25 and r["not_ok"] == s["not_ok"] and r["exported"] == 25
@@ -88,7 +88,28 @@ def test_ctrl_c_stops_a_live_run_cleanly_with_a_summary(project):
     assert stdout.startswith("stopped: read ")
 
 
+def test_corrupt_frames_are_parts_not_inspected_in_run_and_results(project):
+    _, proj = project
+    s = last_json(inspector("run", "--project", proj, "--source", "synthetic://line?size=64&seed=5&corrupt=0.2",
+                            "--max-frames", 40, "--json"))
+    assert s["state"] == "finished" and s["not_inspected"] == s["corrupt"] > 0
+    assert s["ok"] + s["not_ok"] + s["not_inspected"] == s["triggered"] and s["not_inspected_as"] == "not_ok"
+    assert s["not_inspected_reasons"] == {"corrupt_frame": s["corrupt"]} and s["rejected"] == s["not_ok"] + s["corrupt"]
+    r = last_json(inspector("results", "--project", proj, "--run", s["run_id"], "--json"))
+    assert (r["triggered"], r["ok"], r["not_ok"], r["not_inspected"]) == (
+        s["triggered"], s["ok"], s["not_ok"], s["not_inspected"])
+    assert r["ok"] + r["not_ok"] + r["not_inspected"] == r["triggered"] and r["rejected"] == s["rejected"]
+    text = inspector("results", "--project", proj, "--run", s["run_id"]).stdout
+    assert f"not inspected {s['corrupt']} (corrupt frame {s['corrupt']})" in text
+
+    ok = last_json(inspector("run", "--project", proj, "--source", "synthetic://line?size=64&seed=5&corrupt=0.2",
+                             "--max-frames", 40, "--not-inspected-as", "ok", "--json"))
+    assert ok["not_inspected_as"] == "ok" and ok["rejected"] == ok["not_ok"] and ok["not_inspected"] > 0
+
+
 @pytest.mark.parametrize("args, words", [
+    (["--source", "synthetic://line", "--stall-s", "0"], "stall time 0"),
+    (["--source", "synthetic://line?corrupt=2"], "corrupt=2"),
     (["--source", "/no/such/folder"], "not a camera index"),
     (["--source", "synthetic://line", "--trigger", "sometimes"], "trigger 'sometimes'"),
     (["--source", "synthetic://line", "--roi", "1,2,3"], "x,y,w,h"),
