@@ -58,11 +58,21 @@ def xcb_plugin_path() -> Path | None:
     return None
 
 
+def linked_libraries(plugin: Path) -> dict[str, str | None]:
+    """`ldd plugin`: every shared library it loads, directly or not, and where (None: not found)."""
+    out = subprocess.run(["ldd", str(plugin)], capture_output=True, text=True, timeout=60).stdout
+    found: dict[str, str | None] = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) >= 3 and parts[1] == "=>":
+            found[parts[0]] = None if parts[2] == "not" else parts[2]
+    return found
+
+
 def missing_libraries(plugin: Path) -> list[str]:
     """The shared libraries `plugin` (or a library it links) needs that this system cannot find."""
     if shutil.which("ldd"):
-        out = subprocess.run(["ldd", str(plugin)], capture_output=True, text=True, timeout=60).stdout
-        return sorted({line.split()[0] for line in out.splitlines() if "=> not found" in line})
+        return sorted(name for name, path in linked_libraries(plugin).items() if path is None)
     # No ldd (a very small system): dlopen the plugin in a child process; the loader names the first missing one.
     probe = "import ctypes, sys; ctypes.CDLL(sys.argv[1])"
     proc = subprocess.run([sys.executable, "-c", probe, str(plugin)], capture_output=True, text=True, timeout=60)
@@ -97,3 +107,25 @@ def display_problem(env: dict | os._Environ = os.environ) -> str | None:
                 "— reinstall Inspector")
     return (f"error: the desktop application needs system libraries this computer lacks "
             f"({', '.join(missing)}) — install them with: {APT_LINE}")
+
+
+# The X11 client libraries the frozen Linux bundle carries (packaging/inspector.spec): the xcb utility
+# libraries a desktop may lack. libxcb, libX11, OpenGL, fontconfig and D-Bus stay the system's own
+# (every X desktop has them, and libGL must match the machine's graphics driver).
+BUNDLED_PATTERN = re.compile(r"^(libxcb-[\w-]+|libX11-xcb|libxkbcommon-x11)\.so\.\d+$")
+
+
+def libraries_to_bundle(plugin: Path | None = None) -> list[str]:
+    """Paths, on this build machine, of the libraries of BUNDLED_PATTERN the xcb plugin links. Raises
+    SystemExit (one line with the apt-get line) when one is missing: a bundle must not ship without it."""
+    plugin = plugin or xcb_plugin_path()
+    if plugin is None or not sys.platform.startswith("linux"):
+        return []
+    linked = linked_libraries(plugin)
+    missing = sorted(name for name, path in linked.items() if path is None)
+    if missing:
+        raise SystemExit(f"error: this build machine lacks {', '.join(missing)}, which the Linux bundle must "
+                         f"carry — install them with: {APT_LINE}")
+    qt_dir = str(plugin.resolve().parents[2])
+    return sorted(path for name, path in linked.items()
+                  if BUNDLED_PATTERN.match(name) and not path.startswith(qt_dir))
