@@ -74,6 +74,11 @@ def _qapplication():
     if app is None:
         # No window on the screen unless asked for (QT_QPA_PLATFORM=xcb checks the real display).
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        from inspector.cli.display_check import display_problem
+
+        problem = display_problem()  # with QT_QPA_PLATFORM=xcb: the apt-get line, not Qt's abort
+        if problem:
+            raise RuntimeError(problem.removeprefix("error: "))
         if _has_gui():
             from inspector.gui.app import create_qapp  # the application's own set-up (style, names)
 
@@ -351,7 +356,11 @@ def _first_window() -> int:
     with tempfile.TemporaryDirectory(prefix="inspector-window-") as tmp:
         os.environ.setdefault("INSPECTOR_CONFIG_DIR", str(Path(tmp) / "config"))
         os.environ.setdefault("INSPECTOR_LOG_DIR", str(Path(tmp) / "logs"))
-        app = _qapplication()
+        try:
+            app = _qapplication()
+        except RuntimeError as e:  # the display check's one line (what to install), not a traceback
+            print(f"error: {e}", file=sys.stderr)
+            return 2
         window, what = _main_window(Path(tmp) / "project")
         window.show()
         app.processEvents()

@@ -90,3 +90,18 @@ def test_the_bundle_carries_the_xcb_libraries_and_refuses_to_build_without_one(b
     names = {Path(p).name for p in display_check.libraries_to_bundle(real)}
     assert {"libxcb-icccm.so.4", "libxcb-keysyms.so.1", "libxcb-cursor.so.0"} <= names, names
     assert not names & {"libxcb.so.1", "libGL.so.1", "libEGL.so.1"}, names  # the target's own
+
+
+@linux_only
+def test_the_self_test_on_a_real_display_says_what_to_install(broken_plugin, tmp_path):
+    """`QT_QPA_PLATFORM=xcb inspector --self-test window` (how packaging checks the real display), in a fresh
+    process where Qt would otherwise abort."""
+    import os
+    import subprocess
+
+    env = {**os.environ, PLUGIN_ENV: str(broken_plugin), "DISPLAY": ":0", "QT_QPA_PLATFORM": "xcb",
+           "INSPECTOR_CONFIG_DIR": str(tmp_path / "config"), "INSPECTOR_LOG_DIR": str(tmp_path / "logs")}
+    proc = subprocess.run([sys.executable, "-m", "inspector.cli.main", "--self-test", "window"], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert proc.stderr.count("\n") == 1 and proc.stderr.rstrip().endswith(APT_LINE), proc.stderr[-2000:]
