@@ -12,19 +12,29 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, Q
                                QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget)
 
 from inspector.core.errors import InspectorError
+from inspector.core.live import credentials
+from inspector.core.live.pipeline import NOT_INSPECTED_SETTING
 from inspector.core.live.roi import Roi
+from inspector.core.live.sources import redact
 from inspector.gui.image_view import IDLE_COLOR, NG_COLOR, OK_COLOR, ImageView
 from inspector.gui.logs import show_error
 from inspector.gui.settings import DEFAULT_SOURCE
 
 SOURCES = (("Synthetic line (demo)", DEFAULT_SOURCE), ("Camera 0", "0"), ("Camera 1", "1"),
            ("Video file…", "file"), ("Image folder…", "folder"), ("Stream URL", "rtsp://"))
+NOT_INSPECTED_COLOR = "#b06000"  # amber: neither a model's OK nor its NG
+STALLED_COLOR = NG_COLOR
+NOT_INSPECTED_CHOICES = (("NG (reject it)", "not_ok"), ("OK (pass it)", "ok"))
 TRIGGERS = (("Every frame", "free"), ("Every 0.5 s", "interval:500"), ("When a part arrives", "presence"),
             ("Only on the Trigger button", "software"))
 
 
 def verdict_banner(v) -> tuple[str, str, str]:
     """(text, colour, subtitle) of a verdict."""
+    if v.not_inspected:
+        why = v.not_inspected.replace("_", " ")
+        return (f"NOT INSPECTED · counted {'OK' if v.ok else 'NG'}", NOT_INSPECTED_COLOR,
+                f"{why} — no model looked at this part")
     if v.ok:
         text, color = "OK", OK_COLOR
     else:
@@ -53,7 +63,10 @@ class LivePanel(QWidget):
         source = project.get_meta("live.source") or prefs.source
         trigger = project.get_meta("live.trigger") or prefs.trigger
         roi = project.get_meta("live.roi", prefs.roi) or ""
+        not_inspected_as = project.get_meta(NOT_INSPECTED_SETTING) or "not_ok"
         self._trigger_mode = trigger
+        self._not_inspected_base = 0
+        self._stalled = False
 
         self.view = ImageView("Press Start (F5) to inspect.\nThe synthetic line works without a camera.")
         self.view.setObjectName("liveView")
@@ -80,8 +93,15 @@ class LivePanel(QWidget):
         self.roi.setToolTip("Region of interest in pixels: x,y,width,height (empty: the whole picture)")
         form.addRow("Source", self.source_kind)
         form.addRow("", self.source)
+        self.not_inspected_combo = QComboBox()
+        for text, value in NOT_INSPECTED_CHOICES:
+            self.not_inspected_combo.addItem(text, value)
+        self.not_inspected_combo.setCurrentIndex(max(0, self.not_inspected_combo.findData(not_inspected_as)))
+        self.not_inspected_combo.setToolTip("A part no model could look at (picture damaged, queue full, inference "
+                                            "error) still gets a result: rejected as NG (safe), or passed as OK")
         form.addRow("Inspect", self.trigger_combo)
         form.addRow("Region", self.roi)
+        form.addRow("Not inspected", self.not_inspected_combo)
 
         self.start_btn = QPushButton("Start  [F5]")
         self.start_btn.setObjectName("startButton")
@@ -105,7 +125,8 @@ class LivePanel(QWidget):
         big = QFont(self.font())
         big.setPointSizeF(big.pointSizeF() * 1.9)
         big.setBold(True)
-        for col, (key, title) in enumerate((("inspected", "Inspected"), ("ng", "NG"), ("yield", "Yield"))):
+        for col, (key, title) in enumerate((("inspected", "Inspected"), ("ng", "NG"),
+                                            ("not_inspected", "Not inspected"), ("yield", "Yield"))):
             t = QLabel(title)
             t.setAlignment(Qt.AlignmentFlag.AlignCenter)
             v = QLabel("0")
@@ -116,12 +137,15 @@ class LivePanel(QWidget):
             grid.addWidget(v, 1, col)
             self.counter[key] = v
         self.counter["ng"].setStyleSheet(f"color: {NG_COLOR}")
+        self.counter["not_inspected"].setStyleSheet(f"color: {NOT_INSPECTED_COLOR}")
+        self.counter["not_inspected"].setToolTip("Parts that reached the station but no model decided (damaged "
+                                                 "picture, queue full, inference error); counted as the setting says")
         self.new_shift_btn = QPushButton("New shift")
         self.new_shift_btn.setToolTip("Start counting from zero")
         self.new_shift_btn.clicked.connect(self.new_shift)
         self.shift_since = QLabel()
         grid.addWidget(self.shift_since, 2, 0, 1, 2)
-        grid.addWidget(self.new_shift_btn, 2, 2)
+        grid.addWidget(self.new_shift_btn, 2, 2, 1, 2)
 
         self.status = QLabel("Stopped.")
         self.status.setObjectName("liveStatus")
@@ -189,8 +213,10 @@ class LivePanel(QWidget):
 
         roi = self.roi.text().strip() or None
         Roi.parse(roi)  # a typo is reported now, not from a worker thread
-        return LiveConfig(source=self.source.text().strip(), trigger=self.trigger_combo.currentData(), roi=roi,
-                          review=ReviewPolicy(max_per_minute=self.session.prefs.review_per_minute))
+        return LiveConfig(source=credentials.resolve(self.source.text().strip()),
+                          trigger=self.trigger_combo.currentData(), roi=roi,
+                          review=ReviewPolicy(max_per_minute=self.session.prefs.review_per_minute),
+                          not_inspected_as=self.not_inspected_combo.currentData())
 
     def toggle(self) -> None:
         if self.live.running:
@@ -205,27 +231,32 @@ class LivePanel(QWidget):
             show_error(self, "There is no active model yet — label some parts and train one on the Train tab.")
             return
         try:
+            # a password typed into the address goes to the user-only secrets file; preferences, the
+            # project and the screen keep the address without it
+            self.source.setText(credentials.remember(self.source.text().strip()))
             config = self.config()
         except InspectorError as e:
             show_error(self, str(e))
             return
         prefs, project = self.session.prefs, self.session.project
         prefs.source, prefs.trigger, prefs.roi = self.source.text().strip(), config.trigger, self.roi.text().strip()
-        for key, value in (("live.source", prefs.source), ("live.trigger", prefs.trigger), ("live.roi", prefs.roi)):
+        for key, value in (("live.source", prefs.source), ("live.trigger", prefs.trigger), ("live.roi", prefs.roi),
+                           (NOT_INSPECTED_SETTING, config.not_inspected_as)):
             if project.get_meta(key) != value:
                 project.set_meta(key, value)
         self._trigger_mode = config.trigger
-        self.status.setText(f"Starting {config.source} …")
+        self._set_status(f"Starting {redact(config.source)} …")
         self.live.start(config)
 
     def stop(self) -> None:
-        self.status.setText("Stopping…")
+        self._set_status("Stopping…")
         self.live.stop()
 
     def _started(self) -> None:
+        self._stalled = False
         self._frame_timer.start()
         self._stats_timer.start()
-        self.status.setText("Loading the model and opening the source…")
+        self._set_status("Loading the model and opening the source…")
         self._update_controls()
         self.running_changed.emit(True)
 
@@ -234,13 +265,13 @@ class LivePanel(QWidget):
         self._frame_timer.stop()
         self._stats_timer.stop()
         self.view.set_info([])
-        self.status.setText({"finished": "The source has no more pictures.", "failed": "Stopped on an error."}
+        self._set_status({"finished": "The source has no more pictures.", "failed": "Stopped on an error."}
                             .get(state, "Stopped."))
         self._update_controls()
         self.running_changed.emit(False)
 
     def _errored(self, message: str) -> None:
-        self.status.setText(message)
+        self._set_status(message)
         show_error(self, message)
 
     def _update_controls(self) -> None:
@@ -248,7 +279,7 @@ class LivePanel(QWidget):
         self.start_btn.setText("Stop  [F5]" if running else "Start  [F5]")
         self.start_btn.setEnabled(not busy)
         self.trigger_btn.setEnabled(running)
-        for w in (self.source_kind, self.source, self.trigger_combo, self.roi):
+        for w in (self.source_kind, self.source, self.trigger_combo, self.roi, self.not_inspected_combo):
             w.setEnabled(not running and not busy)
 
     # -- the picture --------------------------------------------------------------------------------------
@@ -259,7 +290,12 @@ class LivePanel(QWidget):
         self._seq = v.seq
         r = v.result
         frame = r.frame if (r is not None and self._trigger_mode == "free") else (v.frame or (r.frame if r else None))
+        if frame is not None and frame.image.size == 0:  # a corrupt frame has no picture: show the last real one
+            frame = v.frame if v.frame is not None and v.frame.image.size else None
         if frame is None:
+            if r is not None:
+                text, color, sub = verdict_banner(r.verdict)
+                self.view.set_banner(text, color, sub)
             return
         self.view.set_image(frame.image)
         if r is None:
@@ -274,12 +310,22 @@ class LivePanel(QWidget):
         self.view.set_roi(r.roi)
         self.view.set_heatmap(r.verdict.heatmap)
 
+    def _set_status(self, text: str, color: str | None = None) -> None:
+        self.status.setStyleSheet(f"color: {color}; font-weight: bold" if color else "")
+        self.status.setText(text)
+
     def _update_stats(self) -> None:
         for e in self.live.take_events():
-            if e.kind != "state" or e.state in ("warming_up", "reconnecting"):
-                self.status.setText(e.message)
+            if e.kind == "source_stalled":
+                self._stalled = True
+                self._set_status(f"STALLED: {e.message}", STALLED_COLOR)
+            elif self._stalled and e.kind in ("state", "source_open", "source_error") and e.state != "running":
+                continue  # red until pictures come again
+            elif e.kind != "state" or e.state in ("warming_up", "reconnecting"):
+                self._set_status(e.message)
             elif e.state == "running":
-                self.status.setText("Inspecting.")
+                self._stalled = False
+                self._set_status("Inspecting.")
         if self.live.check_ended():
             return
         s = self.live.stats()
@@ -287,20 +333,27 @@ class LivePanel(QWidget):
             lat = f"{s.latency_ms_p50:.0f} ms" if s.latency_ms_p50 is not None else "–"
             self.view.set_info([f"model {s.model_version or '…'} ({s.backend or '…'})",
                                 f"{s.fps:.1f} parts/s · latency {lat}",
-                                f"dropped {s.dropped} · queued for review {s.queued_for_review}"])
+                                f"dropped {s.dropped} · stalls {s.stalls} · queued for review {s.queued_for_review}"])
         self._update_shift()
 
     def new_shift(self) -> None:
         self._shift_start = time.time()
         self._shift_base = (self.live.results_seen, self.live.not_ok_seen)
+        self._not_inspected_base = self.live.not_inspected_seen
         self._update_shift()
+
+    def shift_not_inspected(self) -> int:
+        return self.live.not_inspected_seen - self._not_inspected_base
 
     def shift_counts(self) -> tuple[int, int]:
         return self.live.results_seen - self._shift_base[0], self.live.not_ok_seen - self._shift_base[1]
 
     def _update_shift(self) -> None:
         n, ng = self.shift_counts()
+        skipped = self.shift_not_inspected()
         self.counter["inspected"].setText(str(n))
         self.counter["ng"].setText(str(ng))
-        self.counter["yield"].setText(f"{100 * (n - ng) / n:.1f} %" if n else "–")
+        self.counter["not_inspected"].setText(str(skipped))
+        parts = n + skipped  # a part nobody inspected is not a good part
+        self.counter["yield"].setText(f"{100 * (n - ng) / parts:.1f} %" if parts else "–")
         self.shift_since.setText(time.strftime("since %H:%M", time.localtime(self._shift_start)))

@@ -44,16 +44,20 @@ class LiveService(QObject):
         self._seq = 0
         self._events: deque[PipelineEvent] = deque(maxlen=200)
         self._busy = False
-        self.results_seen = 0  # verdicts delivered during this service's life (every run)
+        self.results_seen = 0  # parts a model decided during this service's life (every run)
         self.not_ok_seen = 0
+        self.not_inspected_seen = 0  # triggered parts no model decided (corrupt frame, queue full, …)
 
     # -- called on pipeline threads: store and return at once -----------------------------------
     def _on_result(self, r: InspectionResult) -> None:
         with self._lock:
             self._result = r
             self._seq += 1
-            self.results_seen += 1
-            self.not_ok_seen += not r.verdict.ok
+            if r.verdict.not_inspected:
+                self.not_inspected_seen += 1
+            else:
+                self.results_seen += 1
+                self.not_ok_seen += not r.verdict.ok
 
     def _on_event(self, e: PipelineEvent) -> None:
         self._events.append(e)

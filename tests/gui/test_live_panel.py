@@ -1,5 +1,10 @@
 """Live: start on the synthetic line, verdicts with banner and counters, trigger button, stop; errors
 become a dialog and leave no thread behind."""
+import os
+import stat
+from pathlib import Path
+
+import numpy as np
 from conftest import error_dialogs, image_is_not_blank, shot
 from PySide6.QtCore import Qt
 
@@ -64,3 +69,64 @@ def test_a_bad_source_is_a_dialog_not_a_crash(window, qtbot):
     panel.roi.setText("10,10")
     panel.start()
     assert any("x,y,w,h" in d.text() for d in error_dialogs())
+
+
+def _live_kit():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "unit"))
+    import live_kit
+
+    return live_kit
+
+
+def test_parts_not_inspected_have_their_own_counter_colour_and_banner(window, project_path, qtbot):
+    from inspector.core.live.frames import Verdict
+    from inspector.gui.live_panel import NOT_INSPECTED_COLOR, verdict_banner
+
+    panel = window.live_panel
+    window.show_panel("live")
+    assert panel.not_inspected_combo.currentData() == "not_ok"  # fail closed by default
+    start(panel, qtbot, source="synthetic://line?fps=25&size=128&seed=3&corrupt=0.3")
+    qtbot.waitUntil(lambda: panel.shift_not_inspected() >= 3 and panel.shift_counts()[0] >= 3, timeout=30_000)
+    panel._update_stats()
+    assert panel.counter["not_inspected"].text() == str(panel.shift_not_inspected())
+    assert NOT_INSPECTED_COLOR in panel.counter["not_inspected"].styleSheet()
+    assert not panel.not_inspected_combo.isEnabled()
+    stop(panel, qtbot)
+    n, ng = panel.shift_counts()
+    skipped = panel.shift_not_inspected()
+    assert panel.counter["yield"].text() == f"{100 * (n - ng) / (n + skipped):.1f} %"
+    with ResultsLog(project_path) as log:
+        c = log.counters()
+    assert c["not_inspected"] == skipped and c["inspected"] == n and c["rejected"] == ng + skipped
+    text, color, sub = verdict_banner(Verdict.not_inspected_as("corrupt_frame", "not_ok", "v1"))
+    assert text == "NOT INSPECTED · counted NG" and color == NOT_INSPECTED_COLOR and "corrupt frame" in sub
+
+    panel.not_inspected_combo.setCurrentIndex(panel.not_inspected_combo.findData("ok"))
+    start(panel, qtbot, source="synthetic://line?fps=25&size=128&seed=3&corrupt=0.3")
+    assert window.session.project.get_meta("live.not_inspected_as") == "ok"  # a project setting
+    stop(panel, qtbot)
+
+
+def test_a_camera_login_is_kept_out_of_settings_and_a_stall_shows_red(window, project_path, qtbot, tmp_path):
+    from inspector.gui.live_panel import STALLED_COLOR
+
+    kit = _live_kit()
+    parts = [kit.jpeg(np.full((64, 64, 3), 90 + i, np.uint8)) for i in range(4)]
+    panel = window.live_panel
+    window.show_panel("live")
+    with kit.MjpegServer(parts, fps=20, auth=("digest", "op", "pa:ss@1"), stall_after=3, stall_s=30) as server:
+        host = server.url.split("://", 1)[1]
+        start(panel, qtbot, source=f"http://op:pa%3Ass%401@{host}/video")
+        assert panel.source.text() == f"http://op@{host}/video"  # the password left the field
+        qtbot.waitUntil(lambda: panel.status.text().startswith("STALLED"), timeout=20_000)
+        assert STALLED_COLOR in panel.status.styleSheet() and "no picture for 2 s" in panel.status.text()
+        assert panel.live.stats().stalls >= 1 and server.refused >= 1
+        stop(panel, qtbot)
+    saved = [window.session.project.get_meta("live.source"), window.session.prefs.source, panel.status.text()]
+    assert saved[0] == saved[1] == f"http://op@{host}/video"
+    assert not any("pa:ss" in x or "pa%3A" in x for x in saved)
+    secrets = Path(os.environ["INSPECTOR_CONFIG_DIR"]) / "camera-secrets.json"
+    assert "pa:ss@1" in secrets.read_text() and stat.S_IMODE(secrets.stat().st_mode) == 0o600
