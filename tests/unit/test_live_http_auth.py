@@ -2,6 +2,7 @@
 kept out of saved settings and redacted wherever shown, and a stream that stalls."""
 import os
 import stat
+import time
 
 import numpy as np
 import pytest
@@ -153,3 +154,26 @@ def test_an_http_read_that_hears_nothing_for_the_stall_time_raises_stalled(parts
                 src.read(1.0)
         finally:
             src.close()
+
+
+def test_an_opencv_stream_read_honours_its_timeout_and_a_silent_one_stalls_the_pipeline(project, parts):
+    from inspector.core.live.sources import CaptureSource
+
+    with MjpegServer(parts, fps=30, stall_after=3, stall_s=30) as server:
+        src = CaptureSource(server.url + "/video.mjpg", "cam", kind="stream")  # read by OpenCV / FFmpeg
+        src.open()
+        try:
+            assert all(src.read(5.0) is not None for _ in range(3))
+            t0 = time.monotonic()
+            assert src.read(0.3) is None  # the camera hangs: the read gives up, it does not hang with it
+            assert time.monotonic() - t0 < 2.0
+        finally:
+            src.close()
+
+        events = []
+        p = LivePipeline(project, LiveConfig(source=CaptureSource(server.url + "/video.mjpg", "cam", kind="stream"),
+                                             stall_s=0.6, reconnect_s=(0.05, 0.2)), on_event=events.append)
+        p.start()
+        assert wait_for(lambda: p.stats().stalls >= 1 and p.stats().reconnects >= 1, timeout=30)
+        assert p.stop(timeout=10)
+    assert p.stats().inspected >= 3 and any(e.kind == "state" and e.state == "stalled" for e in events)
