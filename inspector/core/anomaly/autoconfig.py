@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field, replace
 import cv2
 import numpy as np
 
-from inspector.core.anomaly.model import AnomalyConfig, _rgb, fit_model, load_source
+from inspector.core.anomaly.model import AnomalyConfig, AnomalyModel, _rgb, fit_model, load_source
 from inspector.core.anomaly.synthetic_defects import KINDS, SIZES, defect_plan, draw_defect
 from inspector.core.anomaly.threshold import auroc, calibrate
 from inspector.core.errors import ImageDecodeError
@@ -139,7 +139,7 @@ _KIND_TEXT = {"scratch": "thin scratches 1-4 px", "crack": "cracks 1-4 px", "spo
               "patch": "foreign patches", "texture": "texture changes", "blob": "faint brightness blobs"}
 
 
-def _map_scores(model: AnomalyModel_t, img: np.ndarray, sigmas: Sequence[float]) -> list[float]:
+def _map_scores(model: AnomalyModel, img: np.ndarray, sigmas: Sequence[float]) -> list[float]:
     """Image scores (peak of the map) for each smoothing, from one feature pass."""
     grid, ignored = model.raw_map(model.patches(None, model.features(img)), img.shape[:2])
     out = []
@@ -149,13 +149,6 @@ def _map_scores(model: AnomalyModel_t, img: np.ndarray, sigmas: Sequence[float])
             g = np.where(ignored, -np.inf, g)
         out.append(float(g.max()))
     return out
-
-
-AnomalyModel_t = object  # typing alias (the model module imports torch; kept out of signatures)
-
-
-def _caught(scores: np.ndarray, threshold: float) -> np.ndarray:
-    return scores > threshold
 
 
 def search(train: Sequence, sizes: Sequence[tuple[int, int]], *, ignore_mask: np.ndarray | None = None,
@@ -304,14 +297,14 @@ def _judge(cand: Candidate, bank, held, plan, real, ignore_mask, frr, seed, stag
     out = []
     for j, sigma in enumerate(SMOOTHING):
         thr = calibrate(clean_a[:, j], frr).threshold
-        hit = _caught(drawn_a[:, j], thr)
+        hit = drawn_a[:, j] > thr
         per_kind: dict = {}
         for (kind, size), h in zip(kinds, hit):
             ct = per_kind.setdefault(kind, {}).setdefault(size, [0, 0])
             ct[0] += int(h)
             ct[1] += 1
         catch = float(hit.mean()) if len(hit) else 0.0
-        real_catch = float(_caught(real_a[:, j], thr).mean()) if real_a is not None else None
+        real_catch = float((real_a[:, j] > thr).mean()) if real_a is not None else None
         area = auroc(np.r_[np.zeros(len(clean_a)), np.ones(len(drawn_a))], np.r_[clean_a[:, j], drawn_a[:, j]])
         if real_a is not None:
             real_auc = auroc(np.r_[np.zeros(len(clean_a)), np.ones(len(real_a))], np.r_[clean_a[:, j], real_a[:, j]])

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import torch
 
@@ -109,8 +110,6 @@ def _image_score(model: AnomalyModel, c: CellSet, head: dict, weight: float) -> 
         p = 1.0 / (1.0 + np.exp(-np.clip(model.head_logits(c.q, c.dist), -30, 30)))
         acc = acc + np.float32(weight * max(model.coverage, 1e-6)) * p.astype(np.float32)
     if model.cfg.smooth_sigma > 0:
-        import cv2
-
         acc = cv2.GaussianBlur(acc.astype(np.float32), (0, 0), model.cfg.smooth_sigma)
     return float(np.where(c.valid, acc, -np.inf).max())
 
@@ -151,8 +150,6 @@ def fit_head(model: AnomalyModel, train: Sequence, defects: Sequence, judge_good
         d = draw_defect(img, rng, kind, size, allowed=None if allowed is None else ~allowed,
                         donor=good_imgs[keys[(j + 1) % len(keys)]])
         c = _cells(model, d.image, exclude=i)
-        import cv2
-
         frac = cv2.resize(d.mask.astype(np.float32), (c.dist.shape[1], c.dist.shape[0]), interpolation=cv2.INTER_AREA)
         if (frac >= 0.25).any():
             syn_pos.append(_rows(model, c, frac >= 0.25))
