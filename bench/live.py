@@ -6,7 +6,7 @@ import, `inspector train --preset head --epochs 5`: frozen ImageNet backbone, ne
 the pipeline runs exactly what a user deploys, and this process holds no PyTorch memory. The
 pipeline runs as shipped: results log and review queue on.
 
-    python bench/live.py [--frames 1500] [--repeats 3] [--threads N]
+    python bench/live.py [--frames 1500] [--repeats 3] [--threads N] [--corrupt 0.05]
 
 Two source variants each round: "render" draws every part as it is read (the virtual camera's
 ~3-5 ms of CPU per frame competes with inference on a 2-core PC), "cached" (cache=N) replays the
@@ -16,6 +16,11 @@ bare session's frames). Human lines on stderr; one JSON line last: {"fps", "infe
 for the render variant, medians over rounds. overhead_ratio = pipeline wall time per frame / bare
 ONNX Runtime time per frame (same thread count, measured in the same round); rss_growth = resident
 memory at the end of a run over its value after the run's first 10% of frames (the largest).
+
+--corrupt P: each variant also runs, in the same round, with &corrupt=P (that share of frames arrives
+undecodable and must become a not_inspected result row); "corrupt" in the JSON gives its fps, the
+parts not inspected and fps_ratio = fps with corrupt frames / fps without (medians over rounds).
+fps counts parts a model decided; --frames counts decodable frames, so both runs inspect as many.
 """
 from __future__ import annotations
 
@@ -111,6 +116,8 @@ def pipeline_run(project: Project, source: str, frames: int, threads: int | None
     return {"fps": s.fps, "infer_ms_p50": s.infer_ms_p50, "infer_ms_p95": s.infer_ms_p95,
             "frame_to_verdict_ms_p50": s.latency_ms_p50, "frame_to_verdict_ms_p95": s.latency_ms_p95,
             "inspected": s.inspected, "dropped": s.dropped, "queued_for_review": s.queued_for_review,
+            "triggered": s.triggered, "not_inspected": s.not_inspected, "corrupt": s.corrupt,
+            "parts_per_s": round(s.fps * s.triggered / s.inspected, 3) if s.inspected else 0.0,
             "backend": s.backend, "rss_start_mb": round(base / 2**20, 1), "rss_end_mb": round(samples[-1][1] / 2**20, 1),
             "rss_max_mb": round(max(r for n, r in samples if n >= frames // 10) / 2**20, 1),
             "rss_growth": round(samples[-1][1] / base - 1, 4)}
@@ -120,7 +127,8 @@ def report(tag: str, r: dict) -> None:
     log(f"  pipeline, {tag}: {r['fps']:.1f} frames/s ({1000 / r['fps']:.2f} ms/frame), infer p50 "
         f"{r['infer_ms_p50']:.1f} p95 {r['infer_ms_p95']:.1f} ms, frame to verdict p50 {r['frame_to_verdict_ms_p50']:.1f} "
         f"p95 {r['frame_to_verdict_ms_p95']:.1f} ms, overhead x{r['overhead_ratio']:.3f}, RSS {r['rss_start_mb']} -> "
-        f"{r['rss_end_mb']} MB, dropped {r['dropped']}, queued for review {r['queued_for_review']}")
+        f"{r['rss_end_mb']} MB, dropped {r['dropped']}, queued for review {r['queued_for_review']}, parts "
+        f"{r['triggered']}, not inspected {r['not_inspected']} (corrupt {r['corrupt']})")
 
 
 def summarize(runs: list[dict]) -> dict:
@@ -140,10 +148,14 @@ def main() -> None:
     ap.add_argument("--train-parts", type=int, default=60)
     ap.add_argument("--threads", type=int, help="inference threads for both (default: the pipeline's, all cores but one)")
     ap.add_argument("--only", choices=("render", "cached"), help="run one source variant only (e.g. for a long run)")
+    ap.add_argument("--corrupt", type=float, default=0.0,
+                    help="also run each variant with this share of undecodable frames (e.g. 0.05), same round")
     args = ap.parse_args()
     variants = {"render": SOURCE, "cached": f"{SOURCE}&cache={args.bare_frames}"}
     if args.only:
         variants = {args.only: variants[args.only]}
+    if args.corrupt:
+        variants.update({f"{k}+corrupt": f"{v}&corrupt={args.corrupt}" for k, v in list(variants.items())})
 
     with tempfile.TemporaryDirectory(prefix="inspector-bench-live-") as tmp:
         project = train(Path(tmp), args.train_parts)
@@ -175,6 +187,18 @@ def main() -> None:
                backend=runs[main_tag][0]["backend"])
     if main_tag == "render" and "cached" in runs:
         out["cached_source"] = summarize(runs["cached"])
+    if args.corrupt:
+        out["corrupt"] = {}
+        for tag in [t for t in runs if not t.endswith("+corrupt")]:
+            bad = runs[f"{tag}+corrupt"]
+            out["corrupt"][tag] = {
+                "rate": args.corrupt, "fps": round(statistics.median(r["fps"] for r in bad), 3),
+                "fps_clean": round(statistics.median(r["fps"] for r in runs[tag]), 3),
+                "fps_ratio": round(statistics.median(b["fps"] / c["fps"] for b, c in zip(bad, runs[tag])), 3),
+                "parts_per_s": round(statistics.median(r["parts_per_s"] for r in bad), 3),
+                "not_inspected": [r["not_inspected"] for r in bad], "triggered": [r["triggered"] for r in bad],
+                "not_inspected_equals_corrupt": all(r["not_inspected"] == r["corrupt"] for r in bad),
+                "rows_add_up": all(r["inspected"] + r["not_inspected"] == r["triggered"] for r in bad)}
     out["torch_loaded"] = "torch" in sys.modules  # the ONNX path should never import PyTorch
     out["runs"] = runs
     print(json.dumps(out))
