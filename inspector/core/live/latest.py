@@ -85,6 +85,11 @@ class FrameBuffer:
             self._cond.notify_all()
             return n
 
+    def count_dropped(self) -> None:
+        """A frame that never reached put() (read as the run stopped): counted, not handed on."""
+        with self._cond:
+            self.dropped += 1
+
     def _dropped(self, frame: Frame, reason: str) -> None:
         self.dropped += 1
         if self.on_drop is not None:

@@ -292,7 +292,7 @@ class LivePipeline:
                 self._not_inspected(f, NO_MODEL if self._runner is None else INFERENCE_ERROR)
             # the capture thread may still log a corrupt part: let it finish (its reads time out)
             capture = next((t for t in self._threads if t.name == "live-capture"), None)
-            if capture is not None and capture is not threading.current_thread():
+            if capture is not None and capture is not threading.current_thread() and capture.ident is not None:
                 capture.join(2.0)
             self._done_inferring.set()
             if self._recorder is not None:
@@ -351,7 +351,8 @@ class LivePipeline:
                     wait = min(wait * 2, longest)
                     continue
                 if frame is not None and self._stop.is_set():
-                    break  # read as the run stops: not asked for, not a part
+                    self.buffer.count_dropped()  # read as the run stops: not asked for, not a part
+                    break
                 if frame is None:
                     if (self.source.can_stall and self._opened
                             and time.monotonic() - self._last_frame > self.config.stall_s):
