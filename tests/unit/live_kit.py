@@ -51,6 +51,7 @@ class MjpegServer:
         self.refused = 0  # requests answered 401
         self.authorizations: list[str] = []  # Authorization headers received
         self.realm, self.nonce = "camera", secrets.token_hex(8)
+        self.digest_algorithm = "MD5"  # what the challenge names (the check itself is MD5)
         self._stop = threading.Event()
         server = self
 
@@ -70,7 +71,8 @@ class MjpegServer:
                     challenge = f'Basic realm="{server.realm}"'
                 else:
                     ok = got.startswith("Digest ") and server._digest_ok(got[7:], self.command, user, password)
-                    challenge = f'Digest realm="{server.realm}", qop="auth", nonce="{server.nonce}", algorithm=MD5'
+                    challenge = (f'Digest realm="{server.realm}", qop="auth", nonce="{server.nonce}", '
+                                 f'algorithm={server.digest_algorithm}')
                 if ok:
                     return True
                 server.refused += 1

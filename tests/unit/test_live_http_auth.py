@@ -67,6 +67,14 @@ def test_a_wrong_password_or_none_is_one_line_saying_what_to_do_and_not_retried(
     assert "http://user:password@host" in str(missing.value)
 
 
+def test_a_digest_login_inspector_cannot_answer_is_one_line_not_retried(parts):
+    with MjpegServer(parts, auth=("digest", "op", PASSWORD)) as server:
+        server.digest_algorithm = "SHA-512-256"
+        with pytest.raises(ConfigError, match="set the camera to basic or MD5 digest") as e:
+            HttpSource(url_with(server)).open()
+    assert "\n" not in str(e.value) and "s3cr" not in str(e.value)
+
+
 @pytest.fixture(scope="module")
 def template(tmp_path_factory):
     return train_template(tmp_path_factory.mktemp("httpauth") / "template")

@@ -64,7 +64,12 @@ class HttpSource(Source):
                 raise ConfigError(f"stream {self.name} refuses access (HTTP 403) — give user "
                                   f"{self.user or '(none)'} the right to view the stream on the camera") from None
             raise SourceError(f"stream {self.name} cannot be opened (HTTP {e.code} {e.reason}) — retrying") from None
-        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as e:
+        except ValueError as e:
+            if "digest" in str(e).lower() or "authentication" in str(e).lower():  # e.g. SHA-256 digest
+                raise ConfigError(f"stream {self.name} asks for a login Inspector cannot answer ({e}) — set the "
+                                  "camera to basic or MD5 digest authentication") from None
+            raise SourceError(f"stream {self.name} cannot be opened ({e}) — retrying") from None
+        except (urllib.error.URLError, OSError, http.client.HTTPException) as e:
             reason = getattr(e, "reason", None) or e
             raise SourceError(f"stream {self.name} cannot be opened ({reason}) — retrying") from None
         return resp
