@@ -4,7 +4,6 @@ results.sqlite files are migrated with their rows kept."""
 import sqlite3
 import time
 
-import numpy as np
 import pytest
 
 from inspector.core.errors import ConfigError
