@@ -165,9 +165,18 @@ def cmd_eval(args) -> int:
     for name, c in m["per_class"].items():
         lines.append(f"  {name:<20} precision {c['precision']:.3f} recall {c['recall']:.3f} support {c['support']}")
     lines.append("confusion matrix (rows true, columns predicted): " + json.dumps(m["confusion_matrix"]))
+    op = m.get("operating_point")
+    if op:
+        lines.append(f"OK / NG as the line decides (defect probability >= {op['cutoff']}): catches "
+                     f"{op['caught']}/{op['defective']}" + _rate_ci(op["catch_rate"], op["catch_ci"])
+                     + f", false rejects {op['false_rejects']}/{op['good']}" + _rate_ci(op["frr"], op["frr_ci"]))
     lines += [f"  skipped {path}: {why}" for path, why in m["rejected"]]
     _emit(args, m, "\n".join(lines))
     return 0
+
+
+def _rate_ci(rate, ci) -> str:
+    return "" if rate is None else f" ({rate:.1%}, 95 % CI {ci[0]:.1%}-{ci[1]:.1%})"
 
 
 def cmd_predict(args) -> int:

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from inspector.core.arrays import prepare
+from inspector.core.decision import CUTOFF, defect_columns, defect_probability, is_ng, operating_point
 from inspector.core.errors import ConfigError, ImageDecodeError
 from inspector.core.imageio import IMAGE_EXTENSIONS, decode_image, read_image_bytes
 from inspector.core.metrics import classification_metrics
@@ -71,5 +72,10 @@ def evaluate_version(project, version: str | None = None, data_dir: str | Path |
     probs = np.concatenate([predictor.predict_prepared(np.stack(prepared[i:i + 64]))
                             for i in range(0, len(prepared), 64)])
     metrics = classification_metrics(kept, probs.argmax(1), names)
+    defect = defect_columns(classes)
+    if defect.any() and (~defect).any():  # OK / NG as the line decides it, with the figures at that cut-off
+        metrics["operating_point"] = dict(operating_point(defect[np.asarray(kept)],
+                                                          is_ng(defect_probability(probs, defect))),
+                                          cutoff=CUTOFF)
     metrics.update(version=mv.version, data=source, backend=predictor.backend, rejected=rejected)
     return metrics

@@ -44,6 +44,9 @@ def test_train_eval_predict_models_export(workspace):
     e = last_json(inspector("eval", "--project", project, "--model", "v1", "--data", parts, "--json"))
     assert e["count"] == 120 and len(e["confusion_matrix"]) == 5
     assert set(e["per_class"]) == {"crack", "good", "missing", "scratch", "spot"}
+    op = e["operating_point"]  # OK / NG as the line decides, with intervals
+    assert op["good"] + op["defective"] == 120 and op["cutoff"] == 0.5
+    assert op["caught"] + op["escapes"] == op["defective"] and len(op["catch_ci"]) == len(op["frr_ci"]) == 2
     img = next((parts / "spot").iterdir())
     p = last_json(inspector("predict", "--project", project, img, "--json"))
     pred = p["predictions"][0]

@@ -150,3 +150,16 @@ def test_an_ignore_mask_covering_everything_is_refused_with_a_reason(tmp_path):
         write_ignore_mask(p, np.ones((40, 40), np.uint8))
     assert write_ignore_mask(p, np.pad(np.ones((10, 40), np.uint8), ((0, 30), (0, 0)))).is_file()
     p.close()
+
+
+def test_one_decision_rule_and_its_operating_point():
+    from inspector.core.decision import defect_columns, defect_probability, is_ng, operating_point
+
+    classes = [{"name": "good", "kind": "ok"}, {"name": "scratch", "kind": "defect"}, {"name": "crack", "kind": "defect"}]
+    defect = defect_columns(classes)
+    probs = np.array([[0.4, 0.3, 0.3], [0.9, 0.05, 0.05], [0.2, 0.8, 0.0]])
+    # the top class of the first part is "good", but its defect classes add up to 0.6: the line calls it NG
+    assert is_ng(defect_probability(probs, defect)).tolist() == [True, False, True]
+    op = operating_point([True, False, False], [True, False, True])
+    assert (op["caught"], op["false_rejects"], op["catch_rate"], op["frr"]) == (1, 1, 1.0, 0.5)
+    assert op["catch_ci"][0] < 1.0 and op["frr_ci"][0] < 0.5 < op["frr_ci"][1]

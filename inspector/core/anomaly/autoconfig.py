@@ -21,6 +21,7 @@ import numpy as np
 from inspector.core.anomaly.model import AnomalyConfig, AnomalyModel, _rgb, fit_model, load_source
 from inspector.core.anomaly.synthetic_defects import KINDS, SIZES, defect_plan, draw_defect
 from inspector.core.anomaly.threshold import auroc, calibrate
+from inspector.core.decision import wilson  # noqa: F401 - re-exported for the benches
 from inspector.core.errors import ImageDecodeError
 from inspector.core.progress import StageProgress
 
@@ -327,14 +328,3 @@ def _choose(results: list[CandidateResult]) -> CandidateResult:
     """The best objective after a penalty of COST_PENALTY per doubling of scoring cost over the cheapest."""
     cheapest = min(r.cost for r in results)
     return max(results, key=lambda r: (round(r.objective - COST_PENALTY * math.log2(r.cost / cheapest), 4), -r.cost))
-
-
-def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95 % Wilson score interval of a rate from counts ((0, 1) when n is 0)."""
-    if n <= 0:
-        return 0.0, 1.0
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)

@@ -14,10 +14,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from inspector.core.anomaly.autoconfig import wilson
 from inspector.core.anomaly.model import load_source
 from inspector.core.anomaly.store import load_model
 from inspector.core.anomaly.threshold import auroc
+from inspector.core.decision import wilson
 from inspector.core.errors import ConfigError, ImageDecodeError
 from inspector.core.imageio import IMAGE_EXTENSIONS, decode_image, read_image_bytes
 from inspector.core.registry import ModelRegistry

@@ -12,6 +12,7 @@ from typing import Protocol
 import numpy as np
 
 from inspector.core.arrays import prepare
+from inspector.core.decision import defect_columns, defect_probability, is_ng
 from inspector.core.errors import ModelError
 from inspector.core.live.frames import Verdict
 
@@ -77,8 +78,7 @@ class ClassifierRunner:
         self.dir = Path(version_dir)
         self.version = str(config.get("version") or self.dir.name)
         self.classes = [c["name"] if isinstance(c, dict) else str(c) for c in config["classes"]]
-        kinds = [c.get("kind", "defect") if isinstance(c, dict) else "defect" for c in config["classes"]]
-        self._defect = np.array([k == "defect" for k in kinds])
+        self._defect = defect_columns([c if isinstance(c, dict) else {"name": str(c)} for c in config["classes"]])
         pre = config["preprocessing"]
         self.size, self.channels = tuple(pre["size"]), int(pre["channels"])
         self._sess = self._torch = None
@@ -124,8 +124,8 @@ class ClassifierRunner:
         return [self.verdict(p) for p in self._probs(batch)]
 
     def verdict(self, p: np.ndarray) -> Verdict:
-        score = float(p[self._defect].sum())
-        ok = score < 0.5
+        score = float(defect_probability(p, self._defect))
+        ok = not bool(is_ng(score))
         side = ~self._defect if ok else self._defect
         if not side.any():  # a model without ok (or defect) classes: take the overall best
             side = np.ones_like(side)
