@@ -24,7 +24,7 @@ def fitted(tmp_path_factory):
 def test_fit_eval_predict(fitted):
     root, parts, project, fit = fitted
     assert fit["version"] == "v1" and fit["active"] and fit["bank_size"] > 0 and fit["fit_s"] > 0
-    assert fit["threshold"] > 0 and "validation split" in fit["calibration"]
+    assert fit["threshold"] > 0 and "leave-one-out" in fit["calibration"] and "validation" in fit["calibration"]
     e = last_json(inspector("eval", "--project", project, "--model", "v1", "--data", parts, "--json"))
     assert e["kind"] == "anomaly" and e["good"] + e["defect"] == 110 and e["masks"] == e["defect"]
     assert e["image_auroc"] > 0.85 and e["pixel_auroc"] > 0.85

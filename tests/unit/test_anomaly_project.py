@@ -46,9 +46,12 @@ def test_fit_saves_an_active_verified_version_with_its_calibration(fitted):
     assert set(mv.files) == {"config.json", BANK_FILE, "features.onnx"}
     cfg = reg.read_config(mv.version)
     val = p.samples(status="labelled", split="val", kind="ok")
-    assert len(cfg["calibration"]["scores"]) == len(val) >= 5  # the good validation scores, for a histogram
+    train = p.samples(status="labelled", split="train", kind="ok")
+    # every validation part and enough training parts to make 100, each scored leave-one-out (for a histogram)
+    assert len(cfg["calibration"]["scores"]) == min(100, len(train) + len(val)) and len(val) >= 5
+    assert set(cfg["info"]["val_in_bank"]) == {str(s.id) for s in val}  # val parts are in the bank too
     assert cfg["calibration"]["threshold"] == out.threshold and cfg["bank"]["entries"] == out.bank_size
-    assert out.train_images == len(p.samples(status="labelled", split="train", kind="ok"))
+    assert out.train_images == len(train)
     model = load_model(reg)
     assert model.score(line.part(700, "crack").image).flagged
     assert not model.score(line.part(701, "good").image).flagged
@@ -119,7 +122,8 @@ def test_live_and_gui_hooks(fitted):
     [(score, heat)] = backend.score(p.root, version, [sid])
     assert 0 <= score <= 1 and heat.shape == (128, 128)
     h = backend.histogram(p.root, version)
-    assert h.good.sum() == len(p.samples(status="labelled", split="val", kind="ok")) and len(h.edges) == 41
+    # the good parts' leave-one-out scores that set the threshold
+    assert h.good.sum() == len(reg.read_config(version)["calibration"]["scores"]) and len(h.edges) == 41
     golden_id = p.samples(split="golden", label="good")[0].id
     pv = backend.preview_ok(p.root, version, golden_id)
     assert pv.golden_total == 12 and pv.false_alarms_after <= pv.false_alarms_before

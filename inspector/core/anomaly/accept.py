@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from inspector.core.anomaly.fitting import MIN_VAL_IMAGES, good_samples, raw_scores_of
+from inspector.core.anomaly.fitting import MIN_VAL_IMAGES, good_samples
 from inspector.core.anomaly.model import AnomalyModel, ImageSource, load_source, nearest
 from inspector.core.anomaly.store import KIND, load_model, save_model
 from inspector.core.anomaly.threshold import Calibration, calibrate
@@ -139,7 +139,16 @@ def _recheck_threshold(project, old: AnomalyModel, new: AnomalyModel, cancel, pr
     cal = old.calibration
     if len(val) < MIN_VAL_IMAGES:
         return cal, f"kept: only {len(val)} good validation images to re-check (the false-reject rate cannot rise)"
-    scores = raw_scores_of(project, new, val, "re-checking the threshold", progress, cancel)
+    in_bank = old.info.get("val_in_bank") or {}
+    in_bank = in_bank if isinstance(in_bank, dict) else {}
+    scores = []
+    for i, s in enumerate(val):  # a part whose patches are in the bank is scored without them
+        if cancel is not None:
+            cancel.check()
+        img = load_source(project.image_path(s), f"sample #{s.id}")
+        idx = in_bank.get(str(s.id))
+        scores.append(new.score_features(new.features(img), img.shape[:2], exclude=idx).raw)
+        progress(StageProgress("re-checking the threshold", i + 1, len(val)))
     new_cal = calibrate(scores, cal.frr_target, source=f"validation split ({len(val)} good images), re-checked")
     return new_cal, f"re-checked on {len(val)} good validation images at {cal.frr_target:.2%} false rejects"
 

@@ -177,7 +177,7 @@ def search(train: Sequence, sizes: Sequence[tuple[int, int]], *, ignore_mask: np
     bank = _readable((train[i] for i in sorted(bank_idx)), cap)
     held = _readable((train[i] for i in sorted(held_idx)), cap)
     real = _readable(list(defects)[:REAL_DEFECTS], cap)
-    if len(held) < 5 or len(bank) < 5:  # most images unreadable: leave it to the fit to say which
+    if len(held) < 3 or len(bank) < 3:  # most images unreadable: leave it to the fit to say which
         cfg = AnomalyConfig(seed=seed)
         return cfg, AutoReport("texture", _settings(cfg), "too few readable good parts to compare settings: the "
                                "texture settings are used as they are", frr, len(held), len(bank), 0, len(real),

@@ -22,6 +22,7 @@ import torch
 from inspector.core.anomaly.model import AnomalyModel, _rgb, load_source
 from inspector.core.anomaly.synthetic_defects import defect_plan, draw_defect
 from inspector.core.anomaly.threshold import auroc, calibrate
+from inspector.core.errors import ImageDecodeError
 from inspector.core.progress import StageProgress
 
 MIN_DEFECTS = 3  # labelled defective parts needed before the component is tried
@@ -114,33 +115,40 @@ def _image_score(model: AnomalyModel, c: CellSet, head: dict, weight: float) -> 
     return float(np.where(c.valid, acc, -np.inf).max())
 
 
-def fit_head(model: AnomalyModel, train: Sequence, defects: Sequence, judge_good: Sequence, *, frr: float = 0.01,
-             seed: int = 0, progress: Callable | None = None, cancel=None) -> dict | None:
-    """Learn the supervised component for a fitted model (bank ids = indices into `train`), choose its
-    weight by two-fold cross-validation over the labelled `defects` against `judge_good` good parts, and
-    return it (None when there are too few defects). The model is left with the head set."""
+def fit_head(model: AnomalyModel, sources: Sequence, defects: Sequence, *, negatives: Sequence[int],
+             judge: Sequence[int], frr: float = 0.01, seed: int = 0, progress: Callable | None = None,
+             cancel=None) -> dict | None:
+    """Learn the supervised component for a fitted model whose bank ids index `sources`: good examples
+    from the `negatives` sources and the judge's good parts from the `judge` sources, each scored
+    without its own bank patches; choose its weight by two-fold cross-validation over the labelled
+    `defects`, and return it (None when there are too few defects). The model is left with the head set."""
     progress = progress or (lambda e: None)
-    if len(defects) < MIN_DEFECTS or len(judge_good) < 3:
+    if len(defects) < MIN_DEFECTS or len(judge) < 3:
         return None
     stage = "learning from the labelled defects"
     rng = np.random.default_rng(seed + 7)
-    pick = rng.permutation(len(train))[:GOOD_IMAGES]
+    pick = [int(i) for i in list(negatives)[:GOOD_IMAGES]] or [int(i) for i in rng.permutation(len(sources))[:GOOD_IMAGES]]
     plan = defect_plan(len(pick) * SYNTHETIC_PER_IMAGE, rng)
-    total = len(pick) * (1 + SYNTHETIC_PER_IMAGE) + len(defects) + len(judge_good)
+    total = len(pick) * (1 + SYNTHETIC_PER_IMAGE) + len(defects) + len(judge)
     done = 0
     neg, syn_pos = [], []
     good_imgs = {}
     for i in pick:
         if cancel is not None:
             cancel.check()
-        img = _rgb(load_source(train[int(i)]))
-        good_imgs[int(i)] = img
-        c = _cells(model, img, exclude=int(i))
+        try:
+            img = _rgb(load_source(sources[i]))
+        except ImageDecodeError:
+            continue
+        good_imgs[i] = img
+        c = _cells(model, img, exclude=i)
         neg.append(_rows(model, c, np.ones(c.dist.shape, bool)))
         neg.append(_rows(model, c, _top(c, TOP_CELLS)).repeat(4, 1))  # hard negatives, counted extra
         done += 1
         progress(StageProgress(stage, done, total))
     keys = list(good_imgs)
+    if not keys:
+        return None
     for j, (kind, size) in enumerate(plan):
         if cancel is not None:
             cancel.check()
@@ -159,16 +167,24 @@ def fit_head(model: AnomalyModel, train: Sequence, defects: Sequence, judge_good
     for src in defects:
         if cancel is not None:
             cancel.check()
-        real.append(_cells(model, _rgb(load_source(src))))
+        try:
+            real.append(_cells(model, _rgb(load_source(src))))
+        except ImageDecodeError:
+            pass
         done += 1
         progress(StageProgress(stage, done, total))
-    judge = []
-    for src in judge_good:
+    judged = []
+    for i in judge:
         if cancel is not None:
             cancel.check()
-        judge.append(_cells(model, _rgb(load_source(src))))
+        try:
+            judged.append(_cells(model, _rgb(load_source(sources[i])), exclude=int(i)))
+        except ImageDecodeError:
+            pass
         done += 1
         progress(StageProgress(stage, done, total))
+    if len(real) < MIN_DEFECTS or len(judged) < 3:
+        return None
     # two folds over the labelled defects: each half is judged by a head that never saw it
     order = rng.permutation(len(real))
     folds = [order[0::2], order[1::2]]
@@ -178,7 +194,7 @@ def fit_head(model: AnomalyModel, train: Sequence, defects: Sequence, judge_good
             continue
         head = _learn(model, syn_pos, [real[k] for k in folds[1 - f]], neg, seed)
         for wi, weight in enumerate(WEIGHTS):
-            good_s = [_image_score(model, c, head, weight) for c in judge]
+            good_s = [_image_score(model, c, head, weight) for c in judged]
             bad_s = [_image_score(model, real[k], head, weight) for k in held]
             thr = calibrate(good_s, frr).threshold
             catch = float(np.mean(np.asarray(bad_s) > thr))
