@@ -117,9 +117,10 @@ class Controller(QObject):
             window = self.open_project(path)
             if window is not None:  # the demo starts inspecting at once: there is nothing to set up
                 window.live_panel.start()
-                window.statusBar().showMessage("Demo: parts the model flags queue on the Review tab — label "
-                                               "them (Space = OK, 1–4 = defects), then press Train on the Train tab and Activate the "
-                                               "new model. Fit anomaly model there learns from the OK parts alone.", 30_000)
+                # one line that fits a 1366-px screen beside the permanent status fields
+                window.statusBar().showMessage("Demo: label flagged parts on Review (Space = OK, 1–4 = defects), "
+                                               "then Train and Activate — or Fit anomaly model from OK parts alone.",
+                                               30_000)
             if on_ready is not None:
                 on_ready(self.window)
 
