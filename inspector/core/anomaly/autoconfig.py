@@ -55,7 +55,13 @@ class Candidate:
 
 def candidates(long_side: float) -> list[Candidate]:
     """The settings to try for images whose median long side is `long_side` pixels, cheapest first.
-    Resolutions are capped at the images' own (enlarging adds no detail)."""
+    Resolutions are capped at the images' own (enlarging adds no detail).
+
+    Only the texture family (stages 3+4+5, 16-px grid) is searched. The detail family (stages 2+3,
+    8-px grid) catches more thin synthetic lines, so the judge chose it on two of three Magnetic Tile
+    splits, where it then ranked the real defects at image AUROC 0.936 / 0.947 against 0.979 / 0.984;
+    on the held-out metal set it scored 0.77 against 0.90, and on ELPV it tied (0.901 / 0.898). It
+    stays a named preset (`--preset detail`)."""
     side = float(long_side)
     out: list[Candidate] = []
     last = 0
@@ -68,7 +74,6 @@ def candidates(long_side: float) -> list[Candidate]:
         # texture preset), larger sizes one
         sides = (round(r * 180 / 216), r) if res == 216 else (r,)
         out.append(Candidate(f"texture@{r}", {"stages": (3, 4, 5), "grid": 16, "long_sides": sides}))
-        out.append(Candidate(f"detail@{r}", {"stages": (2, 3), "grid": 8, "long_sides": (r,)}))
         if r >= side:
             break
     return out
@@ -82,7 +87,7 @@ class CandidateResult:
     catch: float  # share of synthetic defects flagged at the threshold set on held-out good parts
     real_catch: float | None  # share of labelled defective parts flagged (None: none labelled)
     auroc: float  # held-out good vs synthetic defects
-    objective: float  # catch (+ a little AUROC), before the cost penalty
+    objective: float  # catch over three thresholds + AUROC (see _judge), before the cost penalty
     cost: float  # relative scoring cost (Candidate.cost)
     score_ms: float
     seconds: float
@@ -307,17 +312,26 @@ def _judge(cand: Candidate, bank, held, plan, real, ignore_mask, frr, seed, stag
         catch = float(hit.mean()) if len(hit) else 0.0
         real_catch = float((real_a[:, j] > thr).mean()) if real_a is not None else None
         area = auroc(np.r_[np.zeros(len(clean_a)), np.ones(len(drawn_a))], np.r_[clean_a[:, j], drawn_a[:, j]])
+        # The judge: catch averaged over thresholds at the target and at looser false-reject rates, plus
+        # the AUROC. With 30 held-out parts the target threshold is their highest score, so one odd good
+        # part decides the catch there alone: on Magnetic Tile that made the detail settings "win"
+        # (0.31 against 0.11) on two of three splits and then rank real defects at 0.94 against 0.98.
+        objective = _steady_catch(clean_a[:, j], drawn_a[:, j], frr) + _finite(area)
         if real_a is not None:
             real_auc = auroc(np.r_[np.zeros(len(clean_a)), np.ones(len(real_a))], np.r_[clean_a[:, j], real_a[:, j]])
             # labelled defects are the real thing: they count as much as all synthetic ones together
-            objective = 0.5 * (catch + real_catch) + 0.05 * (_finite(area) + _finite(real_auc))
-        else:
-            objective = catch + 0.1 * _finite(area)
+            objective = 0.5 * objective + 0.5 * (_steady_catch(clean_a[:, j], real_a[:, j], frr) + _finite(real_auc))
         out.append(CandidateResult(cand.name, dict(cand.settings), sigma, round(catch, 4),
                                    None if real_catch is None else round(real_catch, 4), round(_finite(area), 4),
                                    round(objective, 4), cand.cost, round(score_ms, 2), round(time.perf_counter() - t0, 2),
                                    per_kind))
     return out
+
+
+def _steady_catch(good: np.ndarray, bad: np.ndarray, frr: float) -> float:
+    """Mean share of `bad` above the thresholds that flag `frr`, 5 % and 10 % of `good`."""
+    levels = sorted({frr, max(frr, 0.05), max(frr, 0.10)})
+    return float(np.mean([(bad > calibrate(good, f).threshold).mean() for f in levels])) if len(bad) else 0.0
 
 
 def _finite(v: float) -> float:
