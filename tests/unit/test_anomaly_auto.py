@@ -43,9 +43,9 @@ def test_defects_on_rgb_parts_and_a_plan_covering_every_kind_and_size():
 
 def test_candidates_follow_the_image_size():
     small = candidates(128)
-    assert [c.name for c in small] == ["texture@128"]
+    assert [c.name for c in small] == ["texture@128", "detail@128"]
     big = candidates(1250)
-    assert [c.settings["long_sides"][-1] for c in big] == [216, 432, 640, 960]
+    assert [c.settings["long_sides"][-1] for c in big] == [216, 216, 432, 432, 640, 640, 960, 960]
     assert all(max(c.settings["long_sides"]) <= 300 for c in candidates(300))
 
 
@@ -82,7 +82,7 @@ def test_auto_fit_judges_candidates_and_stores_its_report(auto_project):
     p, line, out = auto_project
     rep = out.auto
     assert rep is not None and rep.chosen.removesuffix("+position") in {c.name for c in candidates(96)}
-    assert len(rep.results) == 2 * 3  # one candidate and the same with positions, × three smoothings
+    assert len(rep.results) == 3 * 3  # two candidates and the leader with positions, × three smoothings
     assert sum(r.name.endswith("+position") for r in rep.results) == 3
     assert rep.real_defects == 6 and rep.best.real_catch is not None
     assert rep.synthetic > 0 and 0.0 <= rep.best.catch <= 1.0
