@@ -151,6 +151,22 @@ def _split_auth(header: str) -> list[str]:
     return out + [cur] if cur.strip() else out
 
 
+class Recorder:
+    """Collects a pipeline's results and events (its on_result / on_event callbacks)."""
+
+    def __init__(self):
+        self.results, self.events = [], []
+
+    def result(self, r):
+        self.results.append(r)
+
+    def event(self, e):
+        self.events.append(e)
+
+    def kinds(self, kind):
+        return [e.message for e in self.events if e.kind == kind]
+
+
 def train_template(root: Path) -> Path:
     """A project with v1 (a 1-epoch CNN at 64×64 on 24 synthetic parts, active) and v2 (the same
     files saved again as a new version, not active)."""

@@ -12,7 +12,7 @@ from inspector.core.live.pipeline import LiveConfig, LivePipeline, parse_not_ins
 from inspector.core.live.results import SCHEMA_VERSION, ResultRow, ResultsLog
 from inspector.core.live.runners import RUNNERS, register_runner
 from inspector.core.registry import ModelRegistry
-from live_kit import copy_project, train_template, wait_for
+from live_kit import Recorder, copy_project, train_template, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -25,17 +25,6 @@ def project(template, tmp_path):
     p = copy_project(template, tmp_path / "proj")
     yield p
     p.close()
-
-
-class Seen:
-    def __init__(self):
-        self.results, self.events = [], []
-
-    def result(self, r):
-        self.results.append(r)
-
-    def event(self, e):
-        self.events.append(e)
 
 
 def run(project, seen, **kw):
@@ -52,7 +41,7 @@ def rows_of(project, run_id):
 
 
 def test_corrupt_frames_get_a_not_inspected_row_that_counts_as_ng(project):
-    seen = Seen()
+    seen = Recorder()
     p, s = run(project, seen, source="synthetic://line?size=96&count=120&seed=3&corrupt=0.1")
     assert s.state == "finished" and 5 <= s.corrupt <= 25  # ~10 % of 120
     assert s.not_inspected == s.corrupt and s.not_inspected_reasons == {"corrupt_frame": s.corrupt}
@@ -77,7 +66,7 @@ def test_the_project_can_count_parts_not_inspected_as_ok_and_a_run_can_override_
     from inspector.core.live.pipeline import NOT_INSPECTED_SETTING
 
     project.set_meta(NOT_INSPECTED_SETTING, "ok")
-    seen = Seen()
+    seen = Recorder()
     p, s = run(project, seen, source="synthetic://line?size=96&count=60&seed=4&corrupt=0.2")
     assert s.not_inspected_as == "ok" and s.not_inspected > 0 and s.rejected == s.not_ok
     rows, c = rows_of(project, p.run_id)
@@ -85,7 +74,7 @@ def test_the_project_can_count_parts_not_inspected_as_ok_and_a_run_can_override_
     assert c["rejected"] == s.not_ok and c["not_inspected"] == s.not_inspected
     assert all(r.verdict.ok for r in seen.results if r.verdict.not_inspected)
 
-    p2, s2 = run(project, Seen(), source="synthetic://line?size=96&count=60&seed=4&corrupt=0.2",
+    p2, s2 = run(project, Recorder(), source="synthetic://line?size=96&count=60&seed=4&corrupt=0.2",
                  not_inspected_as="ng")
     assert s2.not_inspected_as == "not_ok" and s2.rejected == s2.not_ok + s2.not_inspected
     with pytest.raises(ConfigError, match="use ng .* or ok"):
@@ -120,7 +109,7 @@ def test_a_failed_inference_batch_leaves_a_not_inspected_row_per_part(project):
     register_runner("flakytest", lambda d, cfg, backend, threads: FlakyRunner(cfg["version"]))
     try:
         v = ModelRegistry(project).save("flakytest", {}, {"w.bin": lambda q: q.write_bytes(b"x")}, summary={}).version
-        seen = Seen()
+        seen = Recorder()
         p, s = run(project, seen, source="synthetic://line?size=64&count=20&seed=5", model=v)
     finally:
         RUNNERS.pop("flakytest", None)
@@ -135,7 +124,7 @@ def test_triggered_parts_pushed_out_of_a_full_queue_are_logged_as_queue_full(pro
     register_runner("flakytest", lambda d, cfg, backend, threads: SlowOk(cfg["version"]))
     try:
         v = ModelRegistry(project).save("flakytest", {}, {"w.bin": lambda q: q.write_bytes(b"x")}, summary={}).version
-        seen = Seen()
+        seen = Recorder()
         p = LivePipeline(project, LiveConfig(source="synthetic://line?size=64&fps=100&seed=6", trigger="software",
                                              model=v, queue_size=1, max_batch=1),
                          on_result=seen.result, on_event=seen.event)

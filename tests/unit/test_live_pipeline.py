@@ -17,7 +17,7 @@ from inspector.core.live.sources import Source, SourceEnded, SourceError
 from inspector.core.project import Project
 from inspector.core.registry import ModelRegistry
 from inspector.core.synth import SyntheticLine
-from live_kit import MjpegServer, copy_project, jpeg, train_template, wait_for
+from live_kit import MjpegServer, Recorder, copy_project, jpeg, train_template, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -30,20 +30,6 @@ def project(template, tmp_path):
     p = copy_project(template, tmp_path / "proj")
     yield p
     p.close()
-
-
-class Recorder:
-    def __init__(self):
-        self.results, self.events = [], []
-
-    def result(self, r):
-        self.results.append(r)
-
-    def event(self, e):
-        self.events.append(e)
-
-    def kinds(self, kind):
-        return [e.message for e in self.events if e.kind == kind]
 
 
 def make(project, rec, **kw):
