@@ -115,6 +115,20 @@ def _image_score(model: AnomalyModel, c: CellSet, head: dict, weight: float) -> 
     return float(np.where(c.valid, acc, -np.inf).max())
 
 
+def _read_cells(model: AnomalyModel, items, tick, cancel) -> list[CellSet]:
+    """Cells of each (source, bank index to leave out or None); unreadable images are left out."""
+    out = []
+    for src, exclude in items:
+        if cancel is not None:
+            cancel.check()
+        try:
+            out.append(_cells(model, _rgb(load_source(src)), exclude=exclude))
+        except ImageDecodeError:
+            pass
+        tick()
+    return out
+
+
 def fit_head(model: AnomalyModel, sources: Sequence, defects: Sequence, *, negatives: Sequence[int],
              judge: Sequence[int], frr: float = 0.01, seed: int = 0, progress: Callable | None = None,
              cancel=None) -> dict | None:
@@ -131,6 +145,12 @@ def fit_head(model: AnomalyModel, sources: Sequence, defects: Sequence, *, negat
     plan = defect_plan(len(pick) * SYNTHETIC_PER_IMAGE, rng)
     total = len(pick) * (1 + SYNTHETIC_PER_IMAGE) + len(defects) + len(judge)
     done = 0
+
+    def tick() -> None:
+        nonlocal done
+        done += 1
+        progress(StageProgress(stage, done, total))
+
     neg, syn_pos = [], []
     good_imgs = {}
     for i in pick:
@@ -144,8 +164,7 @@ def fit_head(model: AnomalyModel, sources: Sequence, defects: Sequence, *, negat
         c = _cells(model, img, exclude=i)
         neg.append(_rows(model, c, np.ones(c.dist.shape, bool)))
         neg.append(_rows(model, c, _top(c, TOP_CELLS)).repeat(4, 1))  # hard negatives, counted extra
-        done += 1
-        progress(StageProgress(stage, done, total))
+        tick()
     keys = list(good_imgs)
     if not keys:
         return None
@@ -161,28 +180,9 @@ def fit_head(model: AnomalyModel, sources: Sequence, defects: Sequence, *, negat
         frac = cv2.resize(d.mask.astype(np.float32), (c.dist.shape[1], c.dist.shape[0]), interpolation=cv2.INTER_AREA)
         if (frac >= 0.25).any():
             syn_pos.append(_rows(model, c, frac >= 0.25))
-        done += 1
-        progress(StageProgress(stage, done, total))
-    real = []
-    for src in defects:
-        if cancel is not None:
-            cancel.check()
-        try:
-            real.append(_cells(model, _rgb(load_source(src))))
-        except ImageDecodeError:
-            pass
-        done += 1
-        progress(StageProgress(stage, done, total))
-    judged = []
-    for i in judge:
-        if cancel is not None:
-            cancel.check()
-        try:
-            judged.append(_cells(model, _rgb(load_source(sources[i])), exclude=int(i)))
-        except ImageDecodeError:
-            pass
-        done += 1
-        progress(StageProgress(stage, done, total))
+        tick()
+    real = _read_cells(model, [(src, None) for src in defects], tick, cancel)
+    judged = _read_cells(model, [(sources[i], int(i)) for i in judge], tick, cancel)
     if len(real) < MIN_DEFECTS or len(judged) < 3:
         return None
     # two folds over the labelled defects: each half is judged by a head that never saw it
