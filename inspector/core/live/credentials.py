@@ -18,12 +18,28 @@ from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from inspector.core import durable
 from inspector.core.errors import ConfigError
-from inspector.core.live.sources import redact
 
 __all__ = ["redact", "remember", "resolve", "secrets_path", "split_credentials"]
 
 SECRETS_FILE = "camera-secrets.json"
 _lock = threading.Lock()
+
+
+def redact(url: str) -> str:
+    """The URL without a password, for logs, the status bar and the results table:
+    http://user:secret@cam/x → http://user:***@cam/x. Anything not a URL with a password is kept."""
+    if "://" not in url:
+        return url
+    try:
+        u = urlsplit(url)
+        netloc = u.netloc
+    except ValueError:
+        return url.split("://", 1)[0] + "://***"  # unparseable: show nothing of it
+    if "@" not in netloc:
+        return url
+    creds, host = netloc.rsplit("@", 1)
+    user, has_pw, _ = creds.partition(":")
+    return urlunsplit((u.scheme, f"{user}:***@{host}" if has_pw else f"{user}@{host}", u.path, u.query, u.fragment))
 
 
 def secrets_path() -> Path:

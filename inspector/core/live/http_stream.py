@@ -17,8 +17,8 @@ import cv2
 import numpy as np
 
 from inspector.core.errors import ConfigError
-from inspector.core.live.credentials import split_credentials
-from inspector.core.live.sources import CorruptFrame, Source, SourceError, SourceStalled, _redact, to_rgb
+from inspector.core.live.credentials import redact, split_credentials
+from inspector.core.live.sources import CorruptFrame, Source, SourceError, SourceStalled, to_rgb
 
 MAX_PART = 64 << 20  # a part bigger than this is not a camera frame
 
@@ -29,7 +29,7 @@ class HttpSource(Source):
 
     def __init__(self, url: str, *, timeout: float = 5.0, snapshot_interval: float = 0.0):
         super().__init__()
-        self.name = _redact(url)
+        self.name = redact(url)
         try:
             self.url, self.user, password = split_credentials(url)
         except ValueError as e:

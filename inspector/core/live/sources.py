@@ -7,12 +7,13 @@ import time
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import parse_qsl
 
 import cv2
 import numpy as np
 
 from inspector.core.errors import ConfigError, InspectorError
+from inspector.core.live.credentials import redact  # noqa: F401 - also the name the GUI and tests use
 
 
 class SourceError(InspectorError):
@@ -199,7 +200,7 @@ def open_source(spec: str | Source) -> Source:
     if lower.startswith(("http://", "https://", "rtsp://", "rtsps://", "rtmp://", "udp://", "tcp://")):
         from inspector.core.live.credentials import resolve
 
-        name = _redact(spec)
+        name = redact(spec)
         url = resolve(spec)  # user@host: the password remembered for it, from the secrets file
         if lower.startswith(("http://", "https://")):
             from inspector.core.live.http_stream import HttpSource
@@ -221,23 +222,3 @@ def open_source(spec: str | Source) -> Source:
         return CaptureSource(str(p), str(p), kind="file", **_options(query, {"loop": bool, "realtime": bool}, spec))
     raise ConfigError(f"source {spec!r} is not a camera index, a URL, an existing video file or folder, "
                       "or synthetic://line — check the spelling or the path")
-
-
-def _redact(url: str) -> str:
-    """The URL without a password, for logs, the status bar and the results table:
-    http://user:secret@cam/x → http://user:***@cam/x. Anything not a URL with a password is kept."""
-    if "://" not in url:
-        return url
-    try:
-        u = urlsplit(url)
-        netloc = u.netloc
-    except ValueError:
-        return url.split("://", 1)[0] + "://***"  # unparseable: show nothing of it
-    if "@" not in netloc:
-        return url
-    creds, host = netloc.rsplit("@", 1)
-    user, has_pw, _ = creds.partition(":")
-    return urlunsplit((u.scheme, f"{user}:***@{host}" if has_pw else f"{user}@{host}", u.path, u.query, u.fragment))
-
-
-redact = _redact
