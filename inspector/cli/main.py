@@ -351,6 +351,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_live_commands(add)
 
+    from inspector.cli.maintenance_cmds import add_commands as add_maintenance_commands
+
+    add_maintenance_commands(add)
+
     anomaly_cmds.add_parser(sub)
 
     sp = add("demo", cmd_demo, "open the application on a fresh demo project fed by synthetic://line")

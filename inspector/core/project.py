@@ -11,7 +11,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from inspector.core import class_style, imageio, project_db
+from inspector.core import class_style, imageio, project_db, retention
 from inspector.core.errors import ProjectError
 from inspector.core.image_store import quarantine_image_dir, write_file_atomically
 from inspector.core.quarantine import Quarantine
@@ -136,7 +136,9 @@ class Project:
         with self.transaction():
             known = {f"{h}.{e}" for h, e in self.db.execute("SELECT image_hash, ext FROM samples")}
             temp, orphans, present = quarantine_image_dir(self.images_dir, known, quarantine)
-        self.recovery = RecoveryReport(temp_files=temp, orphan_images=orphans, missing_files=sorted(known - present),
+            pruned = retention.pruned_names(self.db)  # removed on purpose by retention: not missing
+        self.recovery = RecoveryReport(temp_files=temp, orphan_images=orphans,
+                                       missing_files=sorted(known - present - pruned),
                                        moved=list(quarantine.moved),
                                        quarantine=[quarantine.folder.relative_to(self.root).as_posix()]
                                        if quarantine.folder else [])

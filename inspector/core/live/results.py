@@ -181,12 +181,23 @@ class ResultsLog:
 
     def rows(self, *, since: float | None = None, until: float | None = None,
              run_id: int | None = None) -> Iterator[dict]:
+        """Streamed from a read connection of its own: memory stays flat for millions of rows, and the
+        line's recorder (which writes through self.db) is never held up; WAL gives this reader one
+        consistent snapshot for the whole read."""
         where, args = self._where(since, until, run_id)
-        with self._lock:
-            cur = self.db.execute(f"SELECT {', '.join(COLUMNS)} FROM results{where} ORDER BY id", args)
-            fetched = cur.fetchall()
-        for r in fetched:
-            yield dict(zip(COLUMNS, r))
+        reader = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30,
+                                 check_same_thread=False)
+        try:
+            reader.execute("BEGIN")  # one snapshot from the first row to the last
+            cur = reader.execute(f"SELECT {', '.join(COLUMNS)} FROM results{where} ORDER BY id", args)
+            while True:
+                chunk = cur.fetchmany(5000)
+                if not chunk:
+                    break
+                for r in chunk:
+                    yield dict(zip(COLUMNS, r))
+        finally:
+            reader.close()
 
     def counters(self, *, since: float | None = None, until: float | None = None,
                  run_id: int | None = None) -> dict:
