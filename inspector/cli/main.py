@@ -357,6 +357,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     anomaly_cmds.add_parser(sub)
 
+    from inspector.cli import audit_cmds
+
+    audit_cmds.add_parser(sub)
+
     sp = add("demo", cmd_demo, "open the application on a fresh demo project fed by synthetic://line")
     sp.add_argument("--dir", help="where to create the demo project (default: a fresh folder in ~/Inspector)")
     sp.add_argument("--headless", action="store_true",

@@ -11,6 +11,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
+from inspector.core import audit as audit_log
 from inspector.core import class_style, imageio, project_db, retention
 from inspector.core.errors import ProjectError
 from inspector.core.image_store import quarantine_image_dir, write_file_atomically
@@ -36,6 +37,9 @@ class Project:
         self.recovery = RecoveryReport()
         self._lock = threading.RLock()  # one connection may be shared by the GUI's worker threads
         self._depth = 0
+        # The logged-in account (or, single-user, the computer's user) that audit rows name when a
+        # call passes no user: set by the CLI's log-in and by the GUI's Session.
+        self.actor: str | None = None
 
     # -- opening and closing ------------------------------------------------------------------
     @classmethod
@@ -74,6 +78,9 @@ class Project:
             (root / "images").mkdir(exist_ok=True)
             (root / "models").mkdir(exist_ok=True)
             project = cls(root, db)
+            if int(project.get_meta("schema_version", "0")) < project_db.SCHEMA_VERSION:
+                with project.transaction():
+                    project_db.migrate(db)
             project._recover()
         except BaseException:
             db.close()
@@ -149,10 +156,24 @@ class Project:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else default
 
-    def set_meta(self, key: str, value: str) -> None:
+    def set_meta(self, key: str, value: str, user: str | None = None) -> None:
+        """A project setting; a change is audited (the same value again is not)."""
         with self.transaction():
+            old = self.get_meta(key)
+            if old == str(value):
+                return
             self.db.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
                             "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, str(value)))
+            self.record("setting", {"key": key, "old": old, "new": str(value)}, user)
+
+    def record(self, action: str, detail: dict | None = None, user: str | None = None) -> int:
+        """Append one row to the audit trail (core/audit.py) under user, else the logged-in actor, else
+        the computer's user; inside the caller's transaction when there is one."""
+        with self.transaction():
+            return audit_log.append(self.db, action, detail, user=user or self.actor)
+
+    def verify_audit(self) -> "audit_log.VerifyResult":
+        return audit_log.verify(self.db)
 
     @property
     def name(self) -> str:
@@ -188,6 +209,7 @@ class Project:
                 self._check_shortcut_free(shortcut, None)
             self.db.execute("INSERT INTO classes (name, kind, color, shortcut) VALUES (?, ?, ?, ?)",
                             (name, kind, color, shortcut))
+            self.record("class.add", {"class": name, "kind": kind, "color": color, "shortcut": shortcut})
         return self.class_by_name(name)
 
     def classes(self) -> list[ClassInfo]:
@@ -213,6 +235,11 @@ class Project:
                     raise ProjectError(f"class {new_name!r} already exists — pick another name")
                 self.db.execute("UPDATE classes SET name = ? WHERE id = ?", (new_name, cls.id))
                 name = new_name
+            after = self.class_by_name(name)
+            changes = {k: [getattr(cls, k), getattr(after, k)] for k in ("name", "color", "shortcut")
+                       if getattr(cls, k) != getattr(after, k)}
+            if changes:
+                self.record("class.edit", {"class": cls.name, **changes})
         return self.class_by_name(name)
 
     def _check_shortcut_free(self, shortcut: str, class_id: int | None) -> None:
@@ -351,19 +378,21 @@ class Project:
             self.db.execute("UPDATE samples SET suggestion_id = ?, suggestion_score = ? WHERE id = ?",
                             (cls_id, None if score is None else float(score), sample_id))
 
-    def set_split(self, sample_id: int, split: str, user: str = "system") -> None:
-        """Move a sample by hand, e.g. into "golden" (held out for acceptance checks). Audited."""
+    def set_split(self, sample_id: int, split: str, user: str | None = None) -> bool:
+        """Move a sample by hand, e.g. into "golden" (held out for acceptance checks; core/golden.py).
+        Audited; returns whether it moved."""
         if split not in SPLITS:
             raise ProjectError(f"split {split!r} is not allowed — use one of {', '.join(SPLITS)}")
         with self.transaction():
             row = self._require_row(sample_id)
-            if row["split"] != split:
-                self.db.execute("UPDATE samples SET split = ? WHERE id = ?", (split, sample_id))
-                self._audit(sample_id, user, time.time(), "split", row["split"], split)
+            if row["split"] == split:
+                return False
+            self.db.execute("UPDATE samples SET split = ? WHERE id = ?", (split, sample_id))
+            self._audit(sample_id, user or self.actor, time.time(), "split", row["split"], split)
+            return True
 
-    def _audit(self, sample_id: int, user: str, at: float, field: str, old, new) -> None:
-        self.db.execute("INSERT INTO audit (sample_id, user, at, field, old, new) VALUES (?, ?, ?, ?, ?, ?)",
-                        (sample_id, user, at, field, old, new))
+    def _audit(self, sample_id: int, user: str | None, at: float, field: str, old, new) -> None:
+        audit_log.append(self.db, f"sample.{field}", {"sample": sample_id, "old": old, "new": new}, user=user, at=at)
 
     # -- samples: reading ---------------------------------------------------------------------
     def _require_row(self, sample_id: int) -> sqlite3.Row:
@@ -448,10 +477,11 @@ class Project:
         return h.hexdigest()
 
     def audit(self, sample_id: int | None = None) -> list[AuditEntry]:
-        sql = "SELECT id, sample_id, user, at, field, old, new FROM audit"
-        rows = self.db.execute(sql + " WHERE sample_id = ? ORDER BY id" if sample_id is not None
-                               else sql + " ORDER BY id", (sample_id,) if sample_id is not None else ())
-        return [AuditEntry(*r) for r in rows]
+        """The sample rows of the audit trail (labels, statuses, splits); core/audit.py reads all of it."""
+        rows = audit_log.rows(self.db, action="sample.")
+        return [AuditEntry(r.id, r.detail.get("sample"), r.user, r.at, r.action[len("sample."):],
+                           r.detail.get("old"), r.detail.get("new"))
+                for r in rows if sample_id is None or r.detail.get("sample") == sample_id]
 
 
 def _require_user(user: str | None) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 from inspector.core.errors import ProjectError
 
 DB_NAME = "project.sqlite"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: audit_log (hash-chained, every change) replaces the label-only audit; accounts
 # A second process (the CLI while the GUI runs) waits this long for the write lock before giving up.
 BUSY_TIMEOUT_S = 30.0
 DEFAULT_VAL_FRACTION = "0.2"
@@ -44,16 +44,6 @@ CREATE TABLE IF NOT EXISTS samples (
 );
 CREATE INDEX IF NOT EXISTS samples_by_label ON samples(label_id, split);
 CREATE INDEX IF NOT EXISTS samples_by_status ON samples(status);
-CREATE TABLE IF NOT EXISTS audit (
-    id INTEGER PRIMARY KEY,
-    sample_id INTEGER NOT NULL REFERENCES samples(id),
-    user TEXT NOT NULL,
-    at REAL NOT NULL,
-    field TEXT NOT NULL,
-    old TEXT,
-    new TEXT
-);
-CREATE INDEX IF NOT EXISTS audit_by_sample ON audit(sample_id);
 """
 
 
@@ -78,9 +68,13 @@ def connect(db_path: Path) -> sqlite3.Connection:
 
 def create_schema(db: sqlite3.Connection, *, name: str, created_at: float) -> None:
     """Create tables and the meta rows of a new project; the caller holds a transaction."""
+    from inspector.core import accounts, audit
+
     for statement in SCHEMA.split(";"):
         if statement.strip():
             db.execute(statement)
+    audit.create(db)
+    accounts.create(db)
     db.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", [
         ("schema_version", str(SCHEMA_VERSION)),
         ("name", name),
@@ -102,3 +96,26 @@ def check_schema(db: sqlite3.Connection, db_path: Path) -> None:
     if version > SCHEMA_VERSION:
         raise ProjectError(f"this project was written by a newer Inspector (schema {version}, this one reads "
                            f"{SCHEMA_VERSION}) — update Inspector to open it")
+
+
+def migrate(db: sqlite3.Connection) -> int:
+    """Bring an older project's schema up to SCHEMA_VERSION; the caller holds a write transaction.
+    Returns the version found. 1 -> 2: the label audit (table `audit`) moves into `audit_log`, row by
+    row in its order and chained, then the old table goes; nothing of it is lost."""
+    from inspector.core import accounts, audit
+
+    version = int(db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
+    if version < 2:
+        audit.create(db)
+        accounts.create(db)
+        has_old = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit'").fetchone()
+        if has_old:
+            for old_id, sample_id, user, at, field, old, new in db.execute(
+                    "SELECT id, sample_id, user, at, field, old, new FROM audit ORDER BY id").fetchall():
+                audit.append(db, f"sample.{field}", {"sample": sample_id, "old": old, "new": new,
+                                                     "migrated_from": f"audit #{old_id}"},
+                             user=user, role=audit.SINGLE_USER, at=at)
+            db.execute("DROP TABLE audit")
+        audit.append(db, "project.migrate", {"from_schema": version, "to_schema": 2}, role=audit.SINGLE_USER)
+        db.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    return version

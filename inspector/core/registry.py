@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from inspector import __version__
-from inspector.core import durable
+from inspector.core import audit, durable
 from inspector.core.errors import ModelError
 from inspector.core.project_types import RecoveryReport
 from inspector.core.quarantine import Quarantine
@@ -36,6 +36,16 @@ CREATE TABLE IF NOT EXISTS model_activations (
     version TEXT NOT NULL,
     at REAL NOT NULL,
     user TEXT
+);
+CREATE TABLE IF NOT EXISTS model_tombstones (  -- a deleted version: what it was, who deleted it and when;
+    version TEXT PRIMARY KEY,                    -- its activations stay, so old results still name a
+    kind TEXT NOT NULL,                          -- recorded version
+    created_at REAL NOT NULL,
+    files TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    parent TEXT,
+    deleted_at REAL NOT NULL,
+    deleted_by TEXT
 );
 """
 
@@ -130,6 +140,9 @@ class ModelRegistry:
                 durable.replace(tmp, dest)
                 self.db.execute("INSERT INTO models VALUES (?, ?, ?, ?, ?, ?, ?)",
                                 (version, seq, kind, created, json.dumps(files), json.dumps(summary), parent))
+                audit.append(self.db, "model.save", {"version": version, "kind": kind, "parent": parent,
+                                                     "summary": summary, "config_sha256": files["config.json"]},
+                             user=self.project.actor if hasattr(self.project, "actor") else None)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -153,6 +166,13 @@ class ModelRegistry:
     def _row(self, r, active: set[str]) -> ModelVersion:
         return ModelVersion(r[0], r[1], r[2], json.loads(r[3]), json.loads(r[4]), r[5], self.root / r[0],
                             r[0] in active)
+
+    def tombstones(self) -> list[dict]:
+        """Deleted versions, oldest deletion first: what they were and who deleted them."""
+        rows = self.db.execute("SELECT version, kind, created_at, summary, parent, deleted_at, deleted_by "
+                               "FROM model_tombstones ORDER BY deleted_at").fetchall()
+        return [{"version": r[0], "kind": r[1], "created_at": r[2], "summary": json.loads(r[3]), "parent": r[4],
+                 "deleted_at": r[5], "deleted_by": r[6]} for r in rows]
 
     def verify(self, version: str) -> ModelVersion:
         """Check every file against the hashes recorded when it was saved."""
@@ -198,16 +218,23 @@ class ModelRegistry:
         r = self.db.execute(q, (kind,) if kind else ()).fetchone()
         return self.get(r[0]) if r else None
 
-    def activate(self, version: str, user: str | None = None) -> ModelVersion:
-        self.verify(version)
+    def activate(self, version: str, user: str | None = None, *, action: str = "model.activate",
+                 detail: dict | None = None) -> ModelVersion:
+        """Put a version on the line; audited (detail: e.g. the golden-set figures and a confirmation)."""
+        mv = self.verify(version)
+        user = user or getattr(self.project, "actor", None) or audit.os_user()
         with self.project.transaction():
+            before = self.active(mv.kind)
             self.db.execute("INSERT INTO model_activations (version, at, user) VALUES (?, ?, ?)",
                             (version, time.time(), user))
+            audit.append(self.db, action, {"version": version, "kind": mv.kind,
+                                           "previous": before.version if before else None, **(detail or {})},
+                         user=user)
         return self.get(version)
 
-    def rollback(self, user: str | None = None, kind: str | None = None) -> ModelVersion:
-        """Activate the version of this kind (default: the kind activated last) that was active before
-        the current one."""
+    def rollback_target(self, kind: str | None = None) -> ModelVersion:
+        """The version a rollback would activate: of this kind (default: the kind activated last), the
+        one that was active before the current one."""
         current = self.active(kind)
         if current is None:
             what = f"no {kind} model" if kind else "no model"
@@ -216,17 +243,28 @@ class ModelRegistry:
                                "WHERE m.kind=? ORDER BY a.id DESC", (current.kind,)).fetchall()
         for (v,) in rows:
             if v != current.version:
-                return self.activate(v, user)
+                return self.get(v)
         raise ModelError(f"{current.version} is the only {current.kind} version ever activated — "
                          "there is no earlier one to roll back to")
 
-    def delete(self, version: str) -> None:
+    def rollback(self, user: str | None = None, kind: str | None = None, *,
+                 detail: dict | None = None) -> ModelVersion:
+        """Activate the version of this kind (default: the kind activated last) that was active before
+        the current one."""
+        return self.activate(self.rollback_target(kind).version, user, action="model.rollback", detail=detail)
+
+    def delete(self, version: str, user: str | None = None) -> None:
+        """Remove a version's files; its row becomes a tombstone and its activations stay, audited."""
         mv = self.get(version)
         if mv.active:
             raise ModelError(f"{version} is the active model — activate or roll back to another version first")
+        user = user or getattr(self.project, "actor", None) or audit.os_user()
         with self.project.transaction():
+            self.db.execute("INSERT OR REPLACE INTO model_tombstones SELECT version, kind, created_at, files, summary, "
+                            "parent, ?, ? FROM models WHERE version=?", (time.time(), user, version))
             self.db.execute("DELETE FROM models WHERE version=?", (version,))
-            self.db.execute("DELETE FROM model_activations WHERE version=?", (version,))
+            audit.append(self.db, "model.delete", {"version": version, "kind": mv.kind, "parent": mv.parent,
+                                                   "summary": mv.summary, "files": mv.files}, user=user)
         # The row goes first: a crash here leaves a folder that recovery quarantines, never a row without files.
         shutil.rmtree(mv.path, ignore_errors=True)
 

@@ -11,6 +11,7 @@ import time
 import numpy as np
 import pytest
 
+from inspector.core import project_db
 from inspector.core.errors import ImageDecodeError, ProjectError
 from inspector.core.imageio import decode_image, encode_png
 from inspector.core.project import Project
@@ -45,7 +46,7 @@ def test_init_creates_layout_with_wal_full_sync_and_foreign_keys(tmp_path):
         assert p.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
         assert p.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
         assert p.db.execute("PRAGMA busy_timeout").fetchone()[0] >= 5000
-        assert p.get_meta("schema_version") == "1"
+        assert p.get_meta("schema_version") == str(project_db.SCHEMA_VERSION)
         assert p.name == "Line 3"
         assert p.val_fraction == pytest.approx(0.2)
     with Project.open(tmp_path / "p") as p:

@@ -2,6 +2,7 @@
 saved and verified through the project's model registry; and the project's ignore mask."""
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +41,9 @@ def write_ignore_mask(project, mask: np.ndarray | None) -> Path:
     drawn on the image frame and stretched to each image's size; models copy it when they are fitted."""
     p = ignore_mask_path(project)
     if mask is None:
-        p.unlink(missing_ok=True)
+        if p.is_file():
+            p.unlink()
+            project.record("mask.clear", {"file": PROJECT_MASK})
         return p
     m = np.asarray(mask)
     if m.ndim == 3:
@@ -48,7 +51,10 @@ def write_ignore_mask(project, mask: np.ndarray | None) -> Path:
     if m.ndim != 2 or m.size == 0:
         raise ProjectError(f"an ignore mask must be a 2-D image, got shape {np.shape(mask)} — draw it on the part image")
     check_ignore_mask((m > 0).astype(np.uint8))
-    write_file_atomically(p, encode_png(((m > 0) * 255).astype(np.uint8)))
+    png = encode_png(((m > 0) * 255).astype(np.uint8))
+    write_file_atomically(p, png)
+    project.record("mask.set", {"file": PROJECT_MASK, "sha256": hashlib.sha256(png).hexdigest(),
+                                "ignored": round(float((m > 0).mean()), 4)})
     return p
 
 
