@@ -184,7 +184,9 @@ def open_source(spec: str | Source) -> Source:
       rtsp://…                  RTSP stream (OpenCV/FFmpeg)
       http://… https://…        MJPEG stream (multipart) or a JPEG snapshot URL polled
       PATH.avi[?loop=1&realtime=1]   video file
-      FOLDER[?existing=0&poll=0.2]   hot folder: images already there, then new ones as they arrive
+      FOLDER[?existing=0&poll=0.2&done=1&remember=0]   hot folder: images already there, then new ones as
+                                they arrive; done=1 moves each to FOLDER/done/ once read, else the folder
+                                remembers what was inspected across restarts (remember=0: this run only)
       synthetic://line?fps=30&defect_rate=0.1&seed=1&size=256&mode=parts|belt&count=N&cache=N&defects=crack,missing
     """
     if isinstance(spec, Source):
@@ -217,7 +219,8 @@ def open_source(spec: str | Source) -> Source:
     if p.is_dir():
         from inspector.core.live.folder import FolderSource
 
-        return FolderSource(p, **_options(query, {"existing": bool, "poll": float, "settle": float}, spec))
+        return FolderSource(p, **_options(query, {"existing": bool, "poll": float, "settle": float, "done": bool,
+                                                  "remember": bool, "rescan": float}, spec))
     if p.is_file():
         return CaptureSource(str(p), str(p), kind="file", **_options(query, {"loop": bool, "realtime": bool}, spec))
     raise ConfigError(f"source {spec!r} is not a camera index, a URL, an existing video file or folder, "
