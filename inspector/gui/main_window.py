@@ -14,6 +14,7 @@ from inspector.gui.analysis_panel import AnalysisPanel
 from inspector.gui.anomaly_view import AnomalyHook, find_backend
 from inspector.gui.live_panel import LivePanel
 from inspector.gui.logs import log_path
+from inspector.gui.maintenance import MaintenanceDialog, MaintenanceScheduler
 from inspector.gui.models_panel import ModelsPanel
 from inspector.gui.review_panel import ReviewPanel
 from inspector.gui.settings import geometry_settings
@@ -56,6 +57,7 @@ class MainWindow(QMainWindow):
         backend = find_backend() if anomaly_backend == "find" else anomaly_backend
         self.anomaly = AnomalyHook(session, self.review_panel, self.analysis_panel, backend, self)
         self.setCentralWidget(self.tabs)
+        self.maintenance = MaintenanceScheduler(session, self)  # retention on its schedule, off the GUI thread
         self._build_menus()
         self._build_status()
         session.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
@@ -98,6 +100,8 @@ class MainWindow(QMainWindow):
         self._action(m, "&Import labelled images…", lambda: project_actions.import_folder(self, self.session),
                      "Ctrl+I", "A folder with one sub-folder per class (good/ or ok/ for OK parts)")
         self._action(m, "&Add a class…", lambda: project_actions.add_class(self, self.session))
+        self._action(m, "&Retention and maintenance…", self.show_maintenance, tip="How long results and parts "
+                     "are kept; prune, compact and check the databases now or on a schedule")
         m = self.menuBar().addMenu("&View")
         for i, title in enumerate(("Live", "Review", "Train", "Models", "Analysis")):
             self._action(m, title, lambda _=False, i=i: self.tabs.setCurrentIndex(i), f"Ctrl+{i + 1}")
@@ -119,6 +123,11 @@ class MainWindow(QMainWindow):
         for w in (self.task_label, self.model_label, self.user_label):
             w.setContentsMargins(10, 0, 10, 0)
             self.statusBar().addPermanentWidget(w)
+
+    def show_maintenance(self) -> MaintenanceDialog:
+        dialog = MaintenanceDialog(self.session, self.maintenance, self)
+        dialog.open()
+        return dialog
 
     def show_shortcuts(self) -> None:
         rows = "".join(f"<tr><td><b>{k}</b>&nbsp;&nbsp;</td><td>{v}</td></tr>" for k, v in SHORTCUTS)
