@@ -59,9 +59,14 @@ def cmd_fit(args) -> int:
         cfg = preset(args.preset, coreset_ratio=args.coreset_ratio)
     elif args.coreset_ratio is not None:
         raise ConfigError("--coreset-ratio sets a fixed configuration — use it with --preset texture or detail")
+    from inspector.cli.account_cmds import activate_after_fit, login
+
     with _open_project(args.project) as p:
-        out = fit_project(p, frr=args.frr, config=cfg, preset_name=args.preset, activate=True if args.activate else None,
-                          user=args.user, progress=TerminalProgress(quiet=args.quiet or args.json), cancel=CancelToken())
+        actor = login(p, args.user, "model.fit")
+        out = fit_project(p, frr=args.frr, config=cfg, preset_name=args.preset, activate=None,
+                          user=actor.name, progress=TerminalProgress(quiet=args.quiet or args.json), cancel=CancelToken())
+        if args.activate:
+            out.version = activate_after_fit(p, actor, out.version, args.confirm_reason)
     obj = {"version": out.version.version, "active": out.version.active, "fit_s": round(out.fit_s, 3),
            "threshold": out.threshold, "frr_target": args.frr, "bank_size": out.bank_size,
            "train_images": out.train_images, "calibration": out.calibration_source, "preset": args.preset,
@@ -79,9 +84,16 @@ def cmd_accept(args) -> int:
     from inspector.cli.main import _open_project
     from inspector.core.anomaly.accept import propose_accept
 
+    from inspector.cli.account_cmds import login
+    from inspector.core import golden
+
     with _open_project(args.project) as p:
+        actor = login(p, args.user, "model.accept") if not args.dry_run else None
         proposal = propose_accept(p, args.model, [Path(i) for i in args.images])
-        version = None if args.dry_run else proposal.save(p, activate=True if args.activate else None, user=args.user)
+        version = None
+        if not args.dry_run:  # more golden escapes are refused unless an engineer confirms with a reason
+            detail = golden.approve(p, proposal.golden_check(), actor, args.confirm_reason, "model.accept")
+            version = proposal.save(p, activate=True if args.activate else None, user=actor.name, detail=detail)
     obj = proposal.to_dict()
     obj.update(version=version.version if version else None, active=bool(version and version.active),
                dry_run=bool(args.dry_run))
@@ -97,7 +109,8 @@ def cmd_accept(args) -> int:
         lines.append(f"golden set ({gb.good} good, {gb.defect} defect): false rejects {gb.false_rejects} -> "
                      f"{ga.false_rejects}, escapes {gb.escapes} -> {ga.escapes}")
     else:
-        lines.append("golden set: empty — move some labelled parts to the golden split to check corrections")
+        lines.append("golden set: empty — mark labelled parts golden (`inspector golden add ID…`, or G in Review) "
+                     "to check corrections")
     _emit(args, obj, "\n".join(lines))
     return 0
 
@@ -109,7 +122,10 @@ def cmd_mask(args) -> int:
 
     if bool(args.set) == bool(args.clear):
         raise ConfigError("give either --set MASK.png or --clear")
+    from inspector.cli.account_cmds import login
+
     with _open_project(args.project) as p:
+        login(p, args.user, "mask.edit")
         mask = None if args.clear else decode_image(read_image_bytes(args.set)).max(axis=2) > 127
         path = write_ignore_mask(p, mask)
     _emit(args, {"ignore_mask": None if args.clear else str(path)},
@@ -208,7 +224,9 @@ def add_parser(sub) -> None:
     sp.add_argument("--coreset-ratio", type=float, help="share of training patches kept in the memory bank")
     sp.add_argument("--activate", action="store_true", help="make the new version active (default: only when "
                                                             "no anomaly model is active yet)")
-    sp.add_argument("--user")
+    sp.add_argument("--confirm-reason", metavar="TEXT", help="with --activate: why a model with more golden "
+                                                             "escapes may go on the line (recorded)")
+    sp.add_argument("--user", help="your account (an engineer or admin when the project has accounts)")
     sp.add_argument("--quiet", action="store_true")
     sp.add_argument("--json", action="store_true", help="print one JSON object")
     sp.set_defaults(fn=cmd_fit)
@@ -220,7 +238,9 @@ def add_parser(sub) -> None:
     sp.add_argument("--dry-run", action="store_true", help="show the effect and the golden-set check, save nothing")
     sp.add_argument("--activate", action="store_true",
                     help="activate the new version (default: when the corrected one was active)")
-    sp.add_argument("--user")
+    sp.add_argument("--confirm-reason", metavar="TEXT", help="why a correction that lets more golden defects "
+                                                             "through may be kept (an engineer's, recorded)")
+    sp.add_argument("--user", help="your account (an engineer or admin when the project has accounts)")
     sp.add_argument("--json", action="store_true", help="print one JSON object")
     sp.set_defaults(fn=cmd_accept)
 
@@ -228,5 +248,6 @@ def add_parser(sub) -> None:
     sp.add_argument("--project", required=True)
     sp.add_argument("--set", metavar="PNG", help="a mask image drawn on the part image frame")
     sp.add_argument("--clear", action="store_true")
+    sp.add_argument("--user", help="your account (an engineer or admin when the project has accounts)")
     sp.add_argument("--json", action="store_true", help="print one JSON object")
     sp.set_defaults(fn=cmd_mask)

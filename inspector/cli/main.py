@@ -85,8 +85,11 @@ def cmd_project_info(args) -> int:
 def cmd_import(args) -> int:
     from inspector.core.importer import import_imagefolder
 
+    from inspector.cli.account_cmds import login
+
     with _open_project(args.project) as p:
-        s = import_imagefolder(p, args.src, user=args.user)
+        actor = login(p, args.user, "import")
+        s = import_imagefolder(p, args.src, user=actor.name)
     obj = {"added": s.added, "duplicates": s.duplicates, "rejected": [list(r) for r in s.rejected],
            "per_class": s.per_class}
     _emit(args, obj, str(s))
@@ -133,10 +136,15 @@ def cmd_train(args) -> int:
     from inspector.core.cancel import CancelToken
     from inspector.core.training import train_project
 
+    from inspector.cli.account_cmds import activate_after_fit, login
+
     cfg = _train_config(args)
     with _open_project(args.project) as p, _SkippedImages() as skipped:
+        actor = login(p, args.user, "train")
         out = train_project(p, cfg, warm_from=args.warm_from, progress=TerminalProgress(quiet=args.quiet),
-                            cancel=CancelToken(), user=args.user, activate=True if args.activate else None)
+                            cancel=CancelToken(), user=actor.name, activate=None)
+        if args.activate:
+            out.version = activate_after_fit(p, actor, out.version, args.confirm_reason)
     if skipped.files:
         print(f"warning: {skipped.line()}", file=sys.stderr)
     m = out.metrics
@@ -211,6 +219,8 @@ def cmd_predict(args) -> int:
 
 
 def cmd_models(args) -> int:
+    from inspector.cli.account_cmds import login
+    from inspector.core import golden
     from inspector.core.registry import ModelRegistry
 
     with _open_project(args.project) as p:
@@ -223,15 +233,23 @@ def cmd_models(args) -> int:
                      f"val acc {m.summary.get('val_accuracy') if m.summary.get('val_accuracy') is not None else '-'}"
                      f"  train {m.summary.get('train', '-')}" for m in rows] or ["no models yet — run `inspector train`"]
             _emit(args, obj, "\n".join(lines))
-        elif args.action == "activate":
-            m = reg.activate(_need_version(args), args.user)
-            _emit(args, {"active": m.version}, f"{m.version} is now active")
+        elif args.action == "activate":  # the golden set is scored first; more escapes need a confirmation
+            actor = login(p, args.user, "model.activate")
+            check = golden.check_activation(p, reg, _need_version(args))
+            m = reg.activate(check.version, actor.name,
+                             detail=golden.approve(p, check, actor, args.confirm_reason, "model.activate"))
+            _emit(args, {"active": m.version, "golden": check.to_dict()}, f"{m.version} is now active\n{check.line()}")
         elif args.action == "rollback":
-            m = reg.rollback(args.user)
-            _emit(args, {"active": m.version}, f"rolled back: {m.version} is now active")
+            actor = login(p, args.user, "model.rollback")
+            target, current = reg.rollback_target(), reg.active()
+            check = golden.check_change(p, reg, target.version, current.version)
+            m = reg.rollback(actor.name, detail=golden.approve(p, check, actor, args.confirm_reason, "model.rollback"))
+            _emit(args, {"active": m.version, "golden": check.to_dict()},
+                  f"rolled back: {m.version} is now active\n{check.line()}")
         elif args.action == "delete":
             v = _need_version(args)
-            reg.delete(v)
+            actor = login(p, args.user, "model.delete")
+            reg.delete(v, actor.name)
             _emit(args, {"deleted": v}, f"deleted {v}")
     return 0
 
@@ -280,7 +298,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("import", cmd_import, "import an ImageFolder (one folder per class; good/ok = ok parts)")
     sp.add_argument("src")
     sp.add_argument("--project", required=True)
-    sp.add_argument("--user", default="import")
+    sp.add_argument("--user", help="who labels the imported parts (an account when the project has accounts; "
+                                   "default: the computer's user)")
 
     sp = add("export", cmd_export, "write the labelled set as an ImageFolder")
     sp.add_argument("--project", required=True)
@@ -319,8 +338,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"))
     sp.add_argument("--from", dest="warm_from", metavar="VERSION",
                     help="warm start: continue from this version's weights (same network) on today's labels")
-    sp.add_argument("--activate", action="store_true", help="make the new version active")
-    sp.add_argument("--user")
+    sp.add_argument("--activate", action="store_true", help="make the new version active (after the golden-set "
+                                                            "check)")
+    sp.add_argument("--confirm-reason", metavar="TEXT", help="with --activate: why a model with more golden "
+                                                             "escapes may go on the line (recorded)")
+    sp.add_argument("--user", help="your account (an engineer or admin when the project has accounts)")
     sp.add_argument("--quiet", action="store_true")
 
     sp = add("eval", cmd_eval, "accuracy, per-class precision/recall and confusion matrix; on an anomaly model: "
@@ -345,7 +367,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("action", choices=("list", "activate", "rollback", "delete"))
     sp.add_argument("version", nargs="?")
     sp.add_argument("--project", required=True)
-    sp.add_argument("--user")
+    sp.add_argument("--user", help="your account (an engineer or admin when the project has accounts); the "
+                                   "password comes from INSPECTOR_PASSWORD, else a prompt")
+    sp.add_argument("--confirm-reason", metavar="TEXT", help="activate / rollback a model that lets more golden "
+                                                             "defects through: why (an engineer's confirmation, "
+                                                             "recorded)")
 
     from inspector.cli.live_cmds import add_commands as add_live_commands
 
@@ -357,9 +383,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     anomaly_cmds.add_parser(sub)
 
-    from inspector.cli import audit_cmds
+    from inspector.cli import account_cmds, audit_cmds
 
     audit_cmds.add_parser(sub)
+    account_cmds.add_parsers(sub)
 
     sp = add("demo", cmd_demo, "open the application on a fresh demo project fed by synthetic://line")
     sp.add_argument("--dir", help="where to create the demo project (default: a fresh folder in ~/Inspector)")

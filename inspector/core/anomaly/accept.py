@@ -15,18 +15,11 @@ from inspector.core.anomaly.model import AnomalyModel, ImageSource, load_source,
 from inspector.core.anomaly.store import KIND, load_model, save_model
 from inspector.core.anomaly.threshold import Calibration, calibrate
 from inspector.core.errors import ConfigError, ModelError
+from inspector.core.golden import GoldenCheck, GoldenCounts
 from inspector.core.progress import StageProgress
 from inspector.core.registry import ModelRegistry, ModelVersion
 
 BANK_RESERVE = 1.25  # accepted patches may grow the bank this far past max_bank; then a refit is due
-
-
-@dataclass
-class GoldenCounts:
-    good: int = 0
-    defect: int = 0
-    false_rejects: int = 0  # good parts flagged
-    escapes: int = 0  # defect parts not flagged
 
 
 @dataclass
@@ -50,16 +43,27 @@ class AcceptProposal:
                 "golden_before": asdict(self.golden_before), "golden_after": asdict(self.golden_after),
                 "seconds": round(self.seconds, 3)}
 
-    def save(self, project, *, activate: bool | None = None, user: str | None = None) -> ModelVersion:
-        """Keep the correction as a new version (parent = the corrected one). activate None: activate
-        when the parent is the active anomaly model, so the line picks the correction up at once."""
+    def golden_check(self) -> GoldenCheck:
+        """The golden figures as the guard (core/golden.py) reads them: the corrected version, before → after."""
+        return GoldenCheck("the correction", self.parent, self.golden_before, self.golden_after)
+
+    def save(self, project, *, activate: bool | None = None, user: str | None = None,
+             detail: dict | None = None) -> ModelVersion:
+        """Keep the correction as a new version (parent = the corrected one), audited as an accept with its
+        golden figures (detail: what the guard approved). activate None: activate when the parent is the
+        active anomaly model, so the line picks the correction up at once."""
         registry = ModelRegistry(project)
         self.model.info.update(accepted_by=user, accepted=[p["image"] for p in self.parts])
         mv = save_model(registry, self.model, parent=self.parent,
                         summary={"accepted": len(self.parts), "added_patches": self.added})
+        record = {"version": mv.version, "parent": self.parent, "parts": [p["image"] for p in self.parts],
+                  "added_patches": self.added, "threshold": [self.threshold_before, self.threshold_after],
+                  "golden": self.golden_check().to_dict(), **(detail or {})}
+        record["golden"]["version"] = mv.version
+        project.record("model.accept", record, user)
         active = registry.active(KIND)
         if activate or (activate is None and active is not None and active.version == self.parent):
-            mv = registry.activate(mv.version, user)
+            mv = registry.activate(mv.version, user, detail={"accepted_from": self.parent})
         return mv
 
 
