@@ -77,7 +77,12 @@ def cmd_project_info(args) -> int:
                  f" discarded {counts.get('discarded', 0)})"]
         for c in classes:
             n = per_class.get(c["name"], {})
-            lines.append(f"  {c['name']:<20} {c['kind']:<7} train {n.get('train', 0):>5}  val {n.get('val', 0):>5}")
+            lines.append(f"  {c['name']:<20} {c['kind']:<7} train {n.get('train', 0):>5}  val {n.get('val', 0):>5}"
+                         f"  golden {n.get('golden', 0):>5}")
+        golden_n = sum(n.get("golden", 0) for n in per_class.values())
+        lines.append(f"golden set: {golden_n} parts" + ("" if golden_n else " — `inspector golden add ID…` marks "
+                                                                       "labelled parts that every model change is "
+                                                                       "checked on"))
         _emit(args, obj, "\n".join(lines))
     return 0
 
