@@ -2,6 +2,7 @@
 database may leave (moved to quarantine on open, never deleted)."""
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -21,15 +22,26 @@ def quarantine_image_dir(images_dir: Path, known: set[str], quarantine: Quaranti
     files are left alone. Returns (temp files moved, orphans moved, names of known files present)."""
     temp = orphans = 0
     present: set[str] = set()
-    for sub in sorted(images_dir.iterdir()):
-        for f in (sorted(sub.iterdir()) if sub.is_dir() else [sub]):
-            if f.name.startswith(TEMP_PREFIX) and f.is_file():
-                quarantine.move(f)
+    # os.scandir and plain strings: 200,000 files took 3.0 s through pathlib (a Path, a stat and a sort
+    # per file), 0.3 s this way; opening a project must stay under 3 s (bench/big_project.py).
+    with os.scandir(images_dir) as top:
+        subs = sorted(top, key=lambda e: e.name)
+    for sub in subs:
+        if not sub.is_dir():
+            if sub.name.startswith(TEMP_PREFIX) and sub.is_file():
+                quarantine.move(Path(sub.path))
                 temp += 1
-            elif sub.is_dir() and f.name[:2] == sub.name and _IMAGE_NAME.match(f.name):
-                if f.name in known:
-                    present.add(f.name)
-                else:
-                    quarantine.move(f)
-                    orphans += 1
+            continue
+        with os.scandir(sub.path) as it:
+            names = sorted(e.name for e in it)
+        for name in names:
+            if name in known and name[:2] == sub.name:
+                present.add(name)
+            elif name.startswith(TEMP_PREFIX):
+                if os.path.isfile(os.path.join(sub.path, name)):
+                    quarantine.move(Path(sub.path) / name)
+                    temp += 1
+            elif name[:2] == sub.name and _IMAGE_NAME.match(name) and os.path.isfile(os.path.join(sub.path, name)):
+                quarantine.move(Path(sub.path) / name)
+                orphans += 1
     return temp, orphans, present

