@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from inspector.cli.demo import DEMO_SOURCE, make_demo_project  # noqa: E402
+from inspector.core.demo_project import DEMO_SOURCE, make_demo_project  # noqa: E402
 from inspector.core.imageio import encode_png  # noqa: E402
 from inspector.core.predictor import Predictor  # noqa: E402
 from inspector.core.project import Project  # noqa: E402

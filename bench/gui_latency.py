@@ -60,7 +60,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["INSPECTOR_CONFIG_DIR"] = str(Path(tmp) / "config")  # leave the user's settings alone
         os.environ["INSPECTOR_LOG_DIR"] = str(Path(tmp) / "logs")
-        from inspector.cli.demo import make_demo_project
+        from inspector.core.demo_project import make_demo_project
         from inspector.gui.app import create_qapp
         from inspector.gui.main_window import MainWindow
         from inspector.gui.session import Session

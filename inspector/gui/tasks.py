@@ -137,7 +137,7 @@ def export_onnx_task(version_dir: Path, dest: Path):
 def demo_task(root: Path, user: str):
     """A fresh demo project with a handful of labelled parts and a first (weak) model."""
     def run(progress, cancel) -> Path:
-        from inspector.cli.demo import make_demo_project
+        from inspector.core.demo_project import make_demo_project
 
         return make_demo_project(root, user=user, progress=progress, cancel=cancel)
     return run

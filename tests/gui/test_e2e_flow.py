@@ -10,7 +10,7 @@ import pytest
 from conftest import close_window, image_is_not_blank, shot
 from PySide6.QtCore import Qt
 
-from inspector.cli.demo import DEMO_SOURCE
+from inspector.core.demo_project import DEMO_SOURCE
 from inspector.core.imageio import encode_png
 from inspector.core.live.synthetic import SyntheticSource
 from inspector.core.project import Project

@@ -11,7 +11,7 @@ from inspector.core.registry import ModelRegistry
 
 def test_counts_warn_about_small_classes(window):
     panel = window.train_panel
-    rows = {panel.counts.item(r, 0).text(): (panel.counts.item(r, 1).text(), panel.counts.item(r, 3).text())
+    rows = {panel.counts.item(r, 0).text(): (panel.counts.item(r, 1).text(), panel.counts.item(r, 4).text())
             for r in range(panel.counts.rowCount())}
     assert set(rows) == {"good", "scratch", "spot", "crack", "missing"}
     assert all(note.startswith(("label", "not trained")) for _, note in rows.values())
@@ -131,7 +131,7 @@ def test_advanced_training_options_and_warm_start(window, qtbot):
 
 
 def test_warm_start_is_off_without_an_active_model(tmp_path, qtbot):
-    from inspector.cli.demo import make_demo_project
+    from inspector.core.demo_project import make_demo_project
     from inspector.gui.session import Session
     from inspector.gui.train_panel import TrainPanel
 
