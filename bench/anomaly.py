@@ -62,12 +62,19 @@ def main() -> None:
     ap.add_argument("--defects", type=int, default=0, help="labelled defective parts given to the fit (a seeded "
                     "pick across classes, left out of the test); the threshold then comes from 20 %% of the fit half")
     ap.add_argument("--preset", default="auto", choices=("auto", "texture", "detail"))
+    ap.add_argument("--classes", default=",".join(DEFECTS),
+                    help="defect classes in the test (and the labelled pick), e.g. Crack: one kind of defect, as "
+                         "on a line whose parts fail one way")
     ap.add_argument("--config", default=None, help='fixed settings instead of a preset: JSON overrides of '
                                                    'AnomalyConfig, e.g. {"coreset_ratio": 0.04}')
     args = ap.parse_args()
     data = Path(args.data)
     cfg = AnomalyConfig.from_dict(json.loads(args.config)) if args.config else None
     fit_half, test_good, defects = listing(data, args.seed)
+    classes = [c.strip() for c in args.classes.split(",") if c.strip()]
+    if unknown := set(classes) - set(DEFECTS):
+        ap.error(f"unknown class {sorted(unknown)[0]}: choose from {', '.join(DEFECTS)}")
+    defects = [d for d in defects if d[0] in classes]
     labelled = []
     if args.defects:
         pick = np.random.default_rng(args.seed + 3).permutation(len(defects))[:args.defects]
@@ -109,7 +116,7 @@ def main() -> None:
         pix_y.append(cv2.resize(mask.astype(np.uint8), small, interpolation=cv2.INTER_NEAREST).ravel() > 0)
     scores = np.array(scores)
     per_class = {c: round(auroc(np.r_[np.zeros((~labels).sum()), np.ones(sum(k == c for k, _ in tests))],
-                                np.r_[scores[~labels], scores[[k == c for k, _ in tests]]]), 4) for c in DEFECTS}
+                                np.r_[scores[~labels], scores[[k == c for k, _ in tests]]]), 4) for c in classes}
     thr = model.calibration.threshold
     out = {
         "image_auroc": round(auroc(labels, scores), 4),
@@ -124,6 +131,7 @@ def main() -> None:
         "catch_ci": [round(v, 4) for v in wilson(int((scores[labels] > thr).sum()), int(labels.sum()))],
         "frr_ci": [round(v, 4) for v in wilson(int((scores[~labels] > thr).sum()), int((~labels).sum()))],
         "preset": args.preset if cfg is None else "config", "labelled_defects": len(labelled),
+        "classes": classes,
         "supervised": model.info.get("supervised"), "chosen": report.chosen if report else None,
         "expected_catch": report.best.catch if report and report.best else None,
         "bank_entries": int(len(model.bank)),

@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from inspector.core.anomaly.fitting import fit_good_parts  # noqa: E402
+from inspector.core.anomaly.threshold import auroc  # noqa: E402
 
 
 def brushed(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
@@ -38,16 +39,18 @@ def brushed(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
     return img.clip(0, 255).astype(np.uint8)
 
 
-def crack(rng: np.random.Generator, img: np.ndarray) -> tuple[np.ndarray, tuple[int, int]]:
-    """A dark crack 3 px wide and about 120 px long; returns the part and the crack's centre (x, y)."""
+def crack(rng: np.random.Generator, img: np.ndarray, level: int = 60, width: int = 3) -> tuple[np.ndarray, tuple[int, int]]:
+    """A dark crack `width` px wide and about 120 px long, drawn at grey `level` (the surface is ~140);
+    returns the part and the crack's centre (x, y)."""
     h, w = img.shape
-    cx, cy = int(rng.integers(200, w - 200)), int(rng.integers(200, h - 200))
+    mx, my = min(200, w // 4), min(200, h // 4)
+    cx, cy = int(rng.integers(mx, w - mx)), int(rng.integers(my, h - my))
     pts, a = [(cx, cy)], rng.uniform(0, np.pi)
     for _ in range(12):
         a += rng.normal(0, 0.4)
         pts.append((pts[-1][0] + 10 * np.cos(a), pts[-1][1] + 10 * np.sin(a)))
     out = img.copy()
-    cv2.polylines(out, [np.round(pts).astype(np.int32).reshape(-1, 1, 2)], False, 60, thickness=3, lineType=cv2.LINE_AA)
+    cv2.polylines(out, [np.round(pts).astype(np.int32).reshape(-1, 1, 2)], False, level, thickness=width, lineType=cv2.LINE_AA)
     p = np.array(pts)
     return out, (int(p[:, 0].mean()), int(p[:, 1].mean()))
 
@@ -57,6 +60,10 @@ def main() -> None:
     ap.add_argument("--count", type=int, default=300)
     ap.add_argument("--side", default="2448x2048", help="WIDTHxHEIGHT")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--tests", type=int, default=20, help="cracked and new good parts scored (each)")
+    ap.add_argument("--crack-level", type=int, default=60, help="grey level of the crack on the ~140 surface "
+                    "(closer to 140 = fainter)")
+    ap.add_argument("--crack-width", type=int, default=3)
     args = ap.parse_args()
     w, h = (int(v) for v in args.side.lower().split("x"))
     rng = np.random.default_rng(args.seed)
@@ -70,20 +77,30 @@ def main() -> None:
         t0 = time.perf_counter()
         model, report = fit_good_parts(files[n_val:], [(h, w)] * (args.count - n_val), files[:n_val], seed=args.seed)
         fit_s = time.perf_counter() - t0
+    if report is not None:
+        print("auto: " + report.reason, file=sys.stderr)
+        for r in report.results:
+            print(f"  tried {r.name} sigma {r.smooth_sigma:g}: catch {r.catch:.3f} auroc {r.auroc:.3f} "
+                  f"{r.score_ms:.0f} ms", file=sys.stderr)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    caught, dists, times = 0, [], []
-    for _ in range(20):
-        part, (x, y) = crack(rng, brushed(rng, h, w))
+    caught, dists, times, bad_s = 0, [], [], []
+    for _ in range(args.tests):
+        part, (x, y) = crack(rng, brushed(rng, h, w), args.crack_level, args.crack_width)
         t = time.perf_counter()
         r = model.score(part, with_map=True)
         times.append(time.perf_counter() - t)
         caught += int(r.flagged)
+        bad_s.append(r.raw)
         dists.append(float(np.hypot(r.peak[0] - x, r.peak[1] - y)))
         assert r.map.shape == (h, w)
-    frr = float(np.mean([model.score(brushed(rng, h, w)).flagged for _ in range(20)]))
+    good = [model.score(brushed(rng, h, w)) for _ in range(args.tests)]
+    frr = float(np.mean([r.flagged for r in good]))
+    good_s = [r.raw for r in good]
     print(json.dumps({"fit_s": round(fit_s, 1), "peak_rss_mb": round(rss_mb), "bank_mb": round(model.bank_bytes / 2**20, 2),
-                      "score_ms_5mp": round(1000 * float(np.median(times)), 1), "crack_caught": caught / 20,
-                      "crack_peak_px": round(float(np.median(dists)), 1), "frr": frr,
+                      "score_ms_5mp": round(1000 * float(np.median(times)), 1), "crack_caught": caught / args.tests,
+                      "image_auroc": round(auroc(np.r_[np.zeros(len(good_s)), np.ones(len(bad_s))], np.r_[good_s, bad_s]), 4),
+                      "crack_peak_px": round(float(np.median(dists)), 1), "frr": frr, "tests": args.tests,
+                      "crack_level": args.crack_level, "crack_width": args.crack_width,
                       "chosen": report.chosen if report else None, "count": args.count, "side": [w, h],
                       "search_s": report.seconds if report else None}))
 
