@@ -130,7 +130,7 @@ def _train_config(args):
     over = dict(arch=args.arch, mode=args.mode, epochs=args.epochs, optimizer=args.optimizer, lr=args.lr,
                 batch_size=args.batch_size, weight_decay=args.weight_decay, l1=args.l1, dropout=args.dropout,
                 early_stopping=args.early_stopping, seed=args.seed, device=args.device, schedule=args.schedule,
-                momentum=args.momentum, standardize=args.standardize)
+                momentum=args.momentum, standardize=args.standardize, frr_target=args.frr)
     if args.no_augment:
         over["augment"] = dict(hflip=False, vflip=False, rotate_deg=0, shift=0, brightness=0, contrast=0)
     return preset(name, **over)
@@ -180,16 +180,12 @@ def cmd_eval(args) -> int:
     lines.append("confusion matrix (rows true, columns predicted): " + json.dumps(m["confusion_matrix"]))
     op = m.get("operating_point")
     if op:
-        lines.append(f"OK / NG as the line decides (defect probability >= {op['cutoff']}): catches "
-                     f"{op['caught']}/{op['defective']}" + _rate_ci(op["catch_rate"], op["catch_ci"])
-                     + f", false rejects {op['false_rejects']}/{op['good']}" + _rate_ci(op["frr"], op["frr_ci"]))
+        from inspector.core.decision import describe
+
+        lines.append(describe(op))
     lines += [f"  skipped {path}: {why}" for path, why in m["rejected"]]
     _emit(args, m, "\n".join(lines))
     return 0
-
-
-def _rate_ci(rate, ci) -> str:
-    return "" if rate is None else f" ({rate:.1%}, 95 % CI {ci[0]:.1%}-{ci[1]:.1%})"
 
 
 def cmd_predict(args) -> int:
@@ -198,6 +194,7 @@ def cmd_predict(args) -> int:
     from inspector.core.imageio import decode_image, read_image_bytes
     from inspector.core.predictor import Predictor
     from inspector.core.registry import ModelRegistry
+    from inspector.core.decision import decide
     from inspector.core.training import require_classifier
 
     route = anomaly_cmds.predict_route(args)
@@ -211,7 +208,8 @@ def cmd_predict(args) -> int:
     for path in args.images:
         try:
             pred = predictor.predict([decode_image(read_image_bytes(path))])[0]
-            results.append({"image": path, "label": pred.label, "confidence": pred.confidence, "scores": pred.scores})
+            results.append({"image": path, "label": pred.label, "confidence": pred.confidence, "scores": pred.scores,
+                            **(decide(pred.scores, predictor.config) or {})})  # OK/NG as the line decides
         except ImageDecodeError as e:
             failed += 1
             results.append({"image": path, "error": str(e)})
@@ -219,7 +217,8 @@ def cmd_predict(args) -> int:
         print(json.dumps({"model": mv.version, "predictions": results}))
     else:
         for r in results:
-            print(f"{r['image']}: " + (r["error"] if "error" in r else f"{r['label']} ({r['confidence']:.3f})"))
+            print(f"{r['image']}: " + (r["error"] if "error" in r else f"{r['label']} ({r['confidence']:.3f})"
+                                       + (f" — {'NG' if r['verdict'] == 'not_ok' else 'OK'}" if "verdict" in r else "")))
     return 1 if failed else 0
 
 
@@ -335,6 +334,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--dropout", type=float)
     sp.add_argument("--schedule", choices=("constant", "cosine"))
     sp.add_argument("--early-stopping", type=int, metavar="PATIENCE")
+    sp.add_argument("--frr", type=float, metavar="RATE",
+                    help="set the OK/NG cut-off for this false-reject rate on the good validation parts "
+                         "(default 0.01 = 1 %%)")
     sp.add_argument("--no-augment", action="store_true")
     sp.add_argument("--standardize", choices=STANDARDIZE,
                     help="input standardization: " + "; ".join(f"{k}: {v}" for k, v in STANDARDIZE_HELP.items())

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from inspector.core.arrays import prepare
-from inspector.core.decision import CUTOFF, defect_columns, defect_probability, is_ng, operating_point
+from inspector.core.decision import cutoff_of, defect_columns, defect_probability, is_ng, operating_point
 from inspector.core.errors import ConfigError, ImageDecodeError
 from inspector.core.imageio import IMAGE_EXTENSIONS, decode_image, read_image_bytes
 from inspector.core.metrics import classification_metrics
@@ -74,8 +74,11 @@ def evaluate_version(project, version: str | None = None, data_dir: str | Path |
     metrics = classification_metrics(kept, probs.argmax(1), names)
     defect = defect_columns(classes)
     if defect.any() and (~defect).any():  # OK / NG as the line decides it, with the figures at that cut-off
+        decision = predictor.config.get("decision") or {}
+        cutoff = cutoff_of(predictor.config)  # the model's calibrated cut-off; 0.5 for models saved before
         metrics["operating_point"] = dict(operating_point(defect[np.asarray(kept)],
-                                                          is_ng(defect_probability(probs, defect))),
-                                          cutoff=CUTOFF)
+                                                          is_ng(defect_probability(probs, defect), cutoff)),
+                                          cutoff=cutoff, frr_target=decision.get("frr_target"),
+                                          rule=decision.get("rule", "fixed (a model saved before calibration)"))
     metrics.update(version=mv.version, data=source, backend=predictor.backend, rejected=rejected)
     return metrics

@@ -39,6 +39,7 @@ class FitResult:
     best_epoch: int = 0
     stopped_early: bool = False
     val_predictions: np.ndarray | None = None  # predicted class per validation image, from the kept weights
+    val_probabilities: np.ndarray | None = None  # their class probabilities (N×C): the OK/NG cut-off is set on them
     train_s: float = 0.0
     device: str = "cpu"
 
@@ -149,7 +150,9 @@ def fit(cfg: TrainConfig, train: ArrayDataset, val: ArrayDataset | None, classes
                                                            progress, cancel)
     model.cpu().eval()
     return FitResult(model=model, arch=arch, preprocessing=pre, classes=list(classes), history=history,
-                     best_epoch=best_epoch, stopped_early=stopped, val_predictions=val_pred, train_s=time.perf_counter() - t_start,
+                     best_epoch=best_epoch, stopped_early=stopped,
+                     val_predictions=None if val_pred is None else val_pred.argmax(1), val_probabilities=val_pred,
+                     train_s=time.perf_counter() - t_start,
                      device=str(device))
 
 
@@ -313,12 +316,12 @@ def _amp_dtype(device) -> torch.dtype:
 def _evaluate(runner, module, data, device, bs, use_amp):
     module.eval()
     x, y = data
-    loss_sum, preds = 0.0, []
+    loss_sum, probs = 0.0, []
     for i in range(0, len(y), bs):
         xb, yb = x[i:i + bs].to(device), y[i:i + bs].to(device)
         with torch.autocast(device.type, dtype=_amp_dtype(device), enabled=use_amp):
             logits = runner(xb, False).float()
         loss_sum += F.cross_entropy(logits, yb, reduction="sum").item()
-        preds.append(logits.argmax(1).cpu())
-    pred = torch.cat(preds).numpy()
-    return loss_sum / len(y), float((pred == y.numpy()).mean()), pred
+        probs.append(torch.softmax(logits, 1).cpu())
+    prob = torch.cat(probs).numpy()  # class probabilities, as the saved model's "probs" output gives them
+    return loss_sum / len(y), float((prob.argmax(1) == y.numpy()).mean()), prob

@@ -63,6 +63,8 @@ class TrainConfig:
     input_size: list[int] | None = None  # [h, w]; None = the architecture's default
     label_smoothing: float = 0.0
     head_warmup_epochs: int = 30  # finetune: train the head on frozen features first (0 = off)
+    # the OK/NG cut-off is set for this share of false rejects on the good validation parts (core/decision.py)
+    frr_target: float = 0.01
 
     def __post_init__(self) -> None:
         if isinstance(self.augment, dict):
@@ -99,6 +101,8 @@ class TrainConfig:
         need(isinstance(self.head_warmup_epochs, int) and self.head_warmup_epochs >= 0,
              "head warm-up epochs must be zero (off) or a positive whole number")
         need(self.early_stopping >= 0, "early stopping patience must be zero (off) or positive")
+        need(isinstance(self.frr_target, (int, float)) and 0 <= self.frr_target < 0.5,
+             "target false-reject rate must be a fraction from 0 to below 0.5, such as 0.01 (1 %)")
         need(self.device in ("auto", "cpu", "cuda", "mps"), "device must be auto, cpu, cuda or mps")
         if self.input_size is not None:
             ok = (len(self.input_size) == 2 and all(isinstance(v, int) and 16 <= v <= 2048 for v in self.input_size))

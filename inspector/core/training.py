@@ -11,6 +11,7 @@ import torch
 
 from inspector.core.arrays import ArrayDataset, load_arrays
 from inspector.core.classifier import classifier_writers, load_network
+from inspector.core.decision import calibrate_cutoff, defect_columns, defect_probability
 from inspector.core.errors import ConfigError, ModelError
 from inspector.core.features import FeatureCache
 from inspector.core.fit import FitResult, fit, preprocessing_for
@@ -95,6 +96,10 @@ def train_project(project, cfg: TrainConfig, *, warm_from: str | None = None, pr
         if cache is not None:
             cache.close()
     metrics = classification_metrics(val.labels, result.val_predictions, names) if len(val) else {}
+    decision = classifier_decision(classes, val.labels, result.val_probabilities, cfg.frr_target)
+    if metrics and decision["operating_point"]["defective"] + decision["operating_point"]["good"]:
+        metrics["operating_point"] = dict(decision["operating_point"], cutoff=decision["cutoff"],
+                                          frr_target=decision["frr_target"], rule=decision["rule"])
     counts = {n: int((train.labels == i).sum() + (val.labels == i).sum()) for i, n in enumerate(names)}
     config = {
         "arch": result.arch,
@@ -105,6 +110,7 @@ def train_project(project, cfg: TrainConfig, *, warm_from: str | None = None, pr
         "best_epoch": result.best_epoch,
         "stopped_early": result.stopped_early,
         "metrics": {"val": metrics},
+        "decision": {k: decision[k] for k in ("cutoff", "frr_target", "rule", "source")},
         "dataset": {"snapshot": project.snapshot_hash(), "train": len(train), "val": len(val), "per_class": counts},
         "training": {"device": result.device, "seconds": round(result.train_s, 3), "user": user,
                      "warm_start_from": warm_from},
@@ -119,6 +125,20 @@ def train_project(project, cfg: TrainConfig, *, warm_from: str | None = None, pr
     if activate or (activate is None and registry.active("classifier") is None):
         version = registry.activate(version.version, user)
     return TrainOutcome(version, metrics, result, time.perf_counter() - t0)
+
+
+def classifier_decision(classes, val_labels, val_probs, frr_target: float) -> dict:
+    """The OK/NG cut-off for this model (core/decision.py), set on the good validation parts; the fixed 0.5
+    when the project has no OK class or no validation parts."""
+    kinds = [{"kind": c.kind} for c in classes]
+    defect = defect_columns(kinds)
+    if val_probs is None or not len(val_labels) or defect.all() or not defect.any():
+        out = calibrate_cutoff(np.zeros(0, bool), np.zeros(0), frr_target)
+        out["rule"] = "fixed: no validation parts" if defect.any() and not defect.all() else "fixed: no OK class"
+        return out
+    truth = defect[np.asarray(val_labels)]
+    return calibrate_cutoff(truth, defect_probability(val_probs, defect), frr_target,
+                            source=f"validation split ({int((~truth).sum())} good, {int(truth.sum())} defective)")
 
 
 @torch.inference_mode()

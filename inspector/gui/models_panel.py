@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QGroupBox, QHBoxL
                                QMessageBox, QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout,
                                QWidget)
 
+from inspector.core.decision import cutoff_of, describe
 from inspector.core.errors import InspectorError
 from inspector.gui.logs import show_error
 from inspector.gui.metrics_view import ClassComparison, ConfusionMatrix
@@ -151,6 +152,9 @@ class ModelsPanel(QWidget):
         if tr:
             lines.append(f"trained by {tr.get('user') or '–'} on {tr.get('device')} in {tr.get('seconds', 0):.0f} s"
                          + (f", warm start from {tr['warm_start_from']}" if tr.get("warm_start_from") else ""))
+        op = (cfg.get("metrics", {}).get("val") or {}).get("operating_point")
+        rule = (cfg.get("decision") or {}).get("rule") or "fixed: saved before calibration"
+        lines.append(describe(op) if op else f"OK / NG at defect probability >= {cutoff_of(cfg):.3g} ({rule})")
         self.details.setText("<br>".join(lines))
         self.confusion.set_metrics(cfg.get("metrics", {}).get("val"))
         self.comparison.set_metrics(cfg.get("metrics", {}).get("val"), other)

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QCheckBox, QComb
                                QRadioButton, QScrollArea, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem,
                                QVBoxLayout, QWidget)
 
+from inspector.core.decision import describe
 from inspector.core.errors import InspectorError
 from inspector.core.progress import BatchProgress, EpochEnd, StageProgress
 from inspector.core.train_config import (DEFAULT_MOMENTUM, OPTIMIZERS, STANDARDIZE_HELP, effective_momentum,
@@ -528,7 +529,11 @@ class TrainPanel(QWidget):
             text += f"; active {s.compared_with}: {100 * s.compared_metrics['accuracy']:.0f} % on the same images"
         if s.active:
             text += ". It is now active."
+        op = s.metrics.get("operating_point")
+        if op:  # catch and false-reject rates at the cut-off the line will use (core/decision.py)
+            text += "<br>" + describe(op, short=True)
         self.headline.setText(text)
+        self.headline.setToolTip(describe(op) if op else "")
         self.confusion.set_metrics(s.metrics)
         self.comparison.set_metrics(s.metrics, s.compared_metrics)
         self.progress_text.setText(f"Done: {s.version} saved.")

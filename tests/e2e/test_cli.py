@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 from cli_run import inspector, last_json
 
+from inspector.core import decision
+
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):
@@ -45,12 +47,17 @@ def test_train_eval_predict_models_export(workspace):
     assert e["count"] == 120 and len(e["confusion_matrix"]) == 5
     assert set(e["per_class"]) == {"crack", "good", "missing", "scratch", "spot"}
     op = e["operating_point"]  # OK / NG as the line decides, with intervals
-    assert op["good"] + op["defective"] == 120 and op["cutoff"] == 0.5
+    assert op["good"] + op["defective"] == 120
+    # the cut-off was set at training for 1 % false rejects on the good validation parts (core/decision.py)
+    assert op["frr_target"] == 0.01 and op["rule"].startswith("calibrated")
+    assert decision.MIN_CUTOFF <= op["cutoff"] <= decision.MAX_CUTOFF
     assert op["caught"] + op["escapes"] == op["defective"] and len(op["catch_ci"]) == len(op["frr_ci"]) == 2
     img = next((parts / "spot").iterdir())
     p = last_json(inspector("predict", "--project", project, img, "--json"))
     pred = p["predictions"][0]
     assert p["model"] == "v1" and pred["label"] in e["per_class"] and abs(sum(pred["scores"].values()) - 1) < 1e-4
+    assert pred["cutoff"] == op["cutoff"] and pred["verdict"] == ("not_ok" if pred["defect_probability"] >= op["cutoff"]
+                                                                   else "ok")
 
     t2 = last_json(inspector("train", "--project", project, "--arch", "cnn", "--epochs", 2, "--from", "v1",
                              "--optimizer", "momentum", "--lr", "0.01", "--json"))

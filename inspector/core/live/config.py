@@ -29,3 +29,6 @@ class LiveConfig:
     # None = the project's setting live.not_inspected_as (default not_ok)
     not_inspected_as: str | None = None
     stall_s: float = 2.0  # an open camera or stream with no frame for this long is STALLED and reconnected
+    # where each triggered part's ID comes from: plc | file | counter | barcode[:x,y,w,h] (core/line/part_ids.py);
+    # None = none (a PLC trigger still passes the ID it was given)
+    part_id: str | None = None

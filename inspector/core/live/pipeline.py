@@ -41,6 +41,7 @@ class LivePipeline:
         self.source = open_source(config.source)
         self.source.stall_s = config.stall_s
         self.trigger_mode = parse_trigger(config.trigger)
+        self.part_ids = _part_ids(config.part_id, self._event)
         self.roi = Roi.parse(config.roi)
         self.registry = ModelRegistry(project)
         self.on_result, self.on_event = on_result, on_event
@@ -467,6 +468,8 @@ class LivePipeline:
                     self._manual -= 1
                     fired = True
         self.stats_.triggered += fired
+        if fired and self.part_ids is not None:
+            self.part_ids.tag(frame)
         return fired
 
     def _inspect(self, batch: list[Frame]) -> list[InspectionResult]:
@@ -558,6 +561,13 @@ def parse_not_inspected_as(value: str) -> str:
     if v in ("ok", "good", "accept", "accepted"):
         return NOT_INSPECTED_AS[1]
     raise ConfigError(f"a part that was not inspected counts as {value!r}? — use ng (the default, fail closed) or ok")
+
+
+def _part_ids(spec: str | None, event):
+    if not spec:
+        return None
+    from inspector.core.line.part_ids import PartIds  # only stations that read part IDs load zxing-cpp
+    return PartIds(spec, on_event=event)
 
 
 def _is_corrupt(frame: Frame) -> bool:

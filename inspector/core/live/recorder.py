@@ -25,6 +25,7 @@ class Record:
     latency_ms: float | None
     infer_ms: float | None
     crop: np.ndarray | None  # only for review candidates
+    part_id: str | None = None
 
 
 class Recorder:
@@ -47,7 +48,8 @@ class Recorder:
         if self.review is not None and self.policy.reason(r.verdict) and self._crop_slots.acquire(blocking=False):
             crop = np.array(r.crop)  # a copy: the frame itself can go
         infer_ms = None if r.verdict.not_inspected else r.infer_ms
-        return Record(r.frame.id, r.frame.captured_at, r.verdict, r.latency_ms, infer_ms, crop)
+        return Record(r.frame.id, r.frame.captured_at, r.verdict, r.latency_ms, infer_ms, crop,
+                      r.frame.meta.get("part_id"))
 
     def submit(self, rec: Record) -> None:
         """From the pipeline's threads; never blocks. After close_input() the record can no longer be
@@ -94,7 +96,7 @@ class Recorder:
             v = it.verdict
             rows.append(ResultRow(self.run_id, it.captured_at, self.source_name, it.frame_id, v.ok, v.label,
                                   v.confidence, v.score, v.scores, v.model_version, _ms(it.latency_ms),
-                                  _ms(it.infer_ms), sample_id, v.not_inspected))
+                                  _ms(it.infer_ms), sample_id, v.not_inspected, it.part_id))
         try:
             self.log.write(rows)
         except Exception as e:  # noqa: BLE001 - e.g. disk full: keep inspecting, say so

@@ -21,7 +21,8 @@ from inspector.core import durable
 from inspector.core.errors import ConfigError, ProjectError
 
 RESULTS_DB = "results.sqlite"
-SCHEMA_VERSION = 2  # 2: verdict not_inspected with reason and counted_as; score, model and timings may be empty
+SCHEMA_VERSION = 3  # 2: verdict not_inspected with reason and counted_as; score, model and timings may be empty
+# 3: part_id (the part's serial number or barcode: core/line/part_ids.py)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -50,7 +51,8 @@ CREATE TABLE IF NOT EXISTS results (
     infer_ms REAL,
     sample_id INTEGER,        -- the review-queue sample in project.sqlite, when the frame was queued
     reason TEXT,              -- not_inspected: queue_full, inference_error, corrupt_frame, no_model, stopping
-    counted_as TEXT           -- not_inspected: how the part counted on the line then (ok / not_ok)
+    counted_as TEXT,          -- not_inspected: how the part counted on the line then (ok / not_ok)
+    part_id TEXT              -- the part's ID (PLC, barcode, file name or counter); empty when none was read
 );
 CREATE INDEX IF NOT EXISTS results_by_time ON results(at);
 CREATE INDEX IF NOT EXISTS results_by_run ON results(run_id);
@@ -59,7 +61,8 @@ _RESULTS_TABLE = SCHEMA[SCHEMA.index("CREATE TABLE IF NOT EXISTS results ("):SCH
 
 COLUMNS_V1 = ("id", "run_id", "at", "source", "frame_id", "verdict", "class", "confidence", "score", "scores",
               "model_version", "latency_ms", "infer_ms", "sample_id")
-COLUMNS = (*COLUMNS_V1, "reason", "counted_as")
+COLUMNS_V2 = (*COLUMNS_V1, "reason", "counted_as")
+COLUMNS = (*COLUMNS_V2, "part_id")
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,7 @@ class ResultRow:
     infer_ms: float | None
     sample_id: int | None = None
     not_inspected: str | None = None  # the reason, when no model decided; ok is then how it counted
+    part_id: str | None = None
 
 
 class ResultsLog:
@@ -99,6 +103,9 @@ class ResultsLog:
                 raise ProjectError(f"{self.path} was written by a newer Inspector — update Inspector to read it")
             elif int(row[0]) < 2:
                 self._migrate_v1()
+            elif int(row[0]) < 3:
+                self._migrate_v2()
+            self.db.execute("CREATE INDEX IF NOT EXISTS results_by_part ON results(part_id)")
         except sqlite3.DatabaseError as e:
             raise ProjectError(f"{self.path} cannot be opened ({e}) — move it aside and start again "
                                "(a new, empty results log is then created)") from None
@@ -117,6 +124,17 @@ class ResultsLog:
             self.db.execute("DROP TABLE results_v1")
             self.db.execute("CREATE INDEX results_by_time ON results(at)")
             self.db.execute("CREATE INDEX results_by_run ON results(run_id)")
+            self.db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    def _migrate_v2(self) -> None:
+        """v2 → v3: a part_id column (empty for the rows before), added in one transaction."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            self.db.execute("ALTER TABLE results ADD COLUMN part_id TEXT")
             self.db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
             self.db.execute("COMMIT")
         except BaseException:
@@ -152,14 +170,14 @@ class ResultsLog:
                  None if r.not_inspected else r.score,
                  json.dumps({k: round(v, 6) for k, v in r.scores.items()}) if r.scores else None,
                  r.model_version or None, r.latency_ms, r.infer_ms, r.sample_id, r.not_inspected,
-                 ("ok" if r.ok else "not_ok") if r.not_inspected else None) for r in rows]
+                 ("ok" if r.ok else "not_ok") if r.not_inspected else None, r.part_id) for r in rows]
         with self._lock:
             self.db.execute("BEGIN IMMEDIATE")
             try:
                 self.db.executemany(
                     "INSERT INTO results (run_id, at, source, frame_id, verdict, class, confidence, score, scores,"
-                    " model_version, latency_ms, infer_ms, sample_id, reason, counted_as)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", data)
+                    " model_version, latency_ms, infer_ms, sample_id, reason, counted_as, part_id)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", data)
                 self.db.execute("COMMIT")
             except BaseException:
                 self.db.execute("ROLLBACK")
@@ -225,6 +243,20 @@ class ResultsLog:
                 "not_inspected_reasons": reasons, "rejected": nok + skipped_ng, "yield": ok / n if n else None,
                 "queued_for_review": queued, "per_class": per_class, "per_model": per_model,
                 "first_at": first, "last_at": last}
+
+    def part_rows(self, part_id: str) -> list[dict]:
+        """Every result of one part (a part inspected again has several), oldest first."""
+        with self._lock:
+            fetched = self.db.execute(f"SELECT {', '.join(COLUMNS)} FROM results WHERE part_id = ? ORDER BY id",
+                                      (part_id,)).fetchall()
+        return [dict(zip(COLUMNS, r)) for r in fetched]
+
+    def part_of_sample(self, sample_id: int) -> str | None:
+        """The part ID of the result that queued this review sample, if it had one."""
+        with self._lock:
+            row = self.db.execute("SELECT part_id FROM results WHERE sample_id = ? AND part_id IS NOT NULL "
+                                  "ORDER BY id DESC LIMIT 1", (sample_id,)).fetchone()
+        return row[0] if row else None
 
     def runs(self) -> list[dict]:
         with self._lock:

@@ -12,7 +12,7 @@ from typing import Protocol
 import numpy as np
 
 from inspector.core.arrays import prepare
-from inspector.core.decision import defect_columns, defect_probability, is_ng
+from inspector.core.decision import cutoff_of, defect_columns, defect_probability, is_ng, normalized_score
 from inspector.core.errors import ModelError
 from inspector.core.live.frames import Verdict
 
@@ -79,6 +79,7 @@ class ClassifierRunner:
         self.version = str(config.get("version") or self.dir.name)
         self.classes = [c["name"] if isinstance(c, dict) else str(c) for c in config["classes"]]
         self._defect = defect_columns([c if isinstance(c, dict) else {"name": str(c)} for c in config["classes"]])
+        self.cutoff = cutoff_of(config)  # the calibrated OK/NG cut-off kept with the model (0.5 for older ones)
         pre = config["preprocessing"]
         self.size, self.channels = tuple(pre["size"]), int(pre["channels"])
         self._sess = self._torch = None
@@ -124,8 +125,9 @@ class ClassifierRunner:
         return [self.verdict(p) for p in self._probs(batch)]
 
     def verdict(self, p: np.ndarray) -> Verdict:
-        score = float(defect_probability(p, self._defect))
-        ok = not bool(is_ng(score))
+        prob = float(defect_probability(p, self._defect))
+        ok = not bool(is_ng(prob, self.cutoff))
+        score = normalized_score(prob, self.cutoff)  # 0.5 = the cut-off, as every verdict's score
         side = ~self._defect if ok else self._defect
         if not side.any():  # a model without ok (or defect) classes: take the overall best
             side = np.ones_like(side)
