@@ -15,7 +15,8 @@ def add_commands(add) -> None:
                     help="camera index (0), rtsp:// or http:// URL, video file[?loop=1], folder, "
                          "or synthetic://line?fps=30&defect_rate=0.1")
     sp.add_argument("--trigger", default="free",
-                    help="free | interval:MS | software (each line on stdin) | presence[:x,y,w,h]")
+                    help="free | interval:MS | software (each line on stdin) | presence[:x,y,w,h] | "
+                         "plc (the PLC writes a Modbus coil or an OPC UA variable: needs --modbus or --opcua)")
     sp.add_argument("--roi", help="region inspected, x,y,w,h in pixels (default: the whole frame)")
     sp.add_argument("--model", help="a model version (default: the active model, followed when it changes)")
     sp.add_argument("--backend", choices=("auto", "onnx", "torch"), default="auto")
@@ -30,6 +31,9 @@ def add_commands(add) -> None:
     sp.add_argument("--stall-s", type=float, default=2.0,
                     help="a camera or stream with no picture for this many seconds is STALLED and reconnected")
     sp.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    from inspector.cli.line_cmds import add_commands as add_line_commands, add_run_flags
+
+    add_run_flags(sp)
 
     sp = add("results", cmd_results, "counters of the results log (inspected, not ok, yield); --csv exports rows")
     sp.add_argument("--project", required=True)
@@ -37,6 +41,9 @@ def add_commands(add) -> None:
     sp.add_argument("--until", help="same forms as --since")
     sp.add_argument("--run", type=int, help="only this run (see the run ids in the output)")
     sp.add_argument("--csv", metavar="FILE", help="write the matching rows to FILE")
+    sp.add_argument("--part", metavar="ID", help="one part's whole story: every result, model version, review "
+                                                 "sample, who labelled it and when")
+    add_line_commands(add)
 
 
 def _summary(stats, run_id) -> dict:
@@ -61,38 +68,72 @@ def cmd_run(args) -> int:
         if not quiet and e.kind != "state":
             print(f"[{time.strftime('%H:%M:%S')}] {e.kind}: {e.message}", file=sys.stderr, flush=True)
 
+    from inspector.cli.line_cmds import line_for_run
+
     config = LiveConfig(source=args.source, trigger=args.trigger, roi=args.roi, model=args.model,
                         backend=args.backend, threads=args.threads, max_frames=args.max_frames,
                         record=not args.no_record, not_inspected_as=args.not_inspected_as, stall_s=args.stall_s)
     with _open_project(args.project) as project:
-        pipeline = LivePipeline(project, config, on_event=on_event)
-        pipeline.start()
-        if str(pipeline.trigger_mode) == "software":
-            _trigger_on_enter(pipeline, quiet)
-        t0 = None  # --duration counts from the first inspection-ready moment, not the model's loading
-        last = time.monotonic()
+        line, config.part_id = line_for_run(args, project, lambda kind, message: on_event(_LineEvent(kind, message)))
+        if line is not None and line.plc is not None:
+            config.trigger = line.plc
         try:
-            while not pipeline.wait(0.2):
-                now = time.monotonic()
-                if t0 is None and pipeline.stats().state not in ("idle", "starting", "warming_up"):
-                    t0 = now
-                if args.duration is not None and t0 is not None and now - t0 >= args.duration:
-                    pipeline.stop()
-                    break
-                if not quiet and now - last >= 2.0:
-                    last = now
-                    s = pipeline.stats()
-                    print(f"  {s.state}: read {s.frames_read}, inspected {s.inspected}, not ok {s.not_ok}, "
-                          f"not inspected {s.not_inspected}, dropped {s.dropped}, {s.fps:.1f} frames/s, "
-                          f"p95 {_ms(s.latency_ms_p95)}",
-                          file=sys.stderr, flush=True)
-        except KeyboardInterrupt:  # Ctrl-C is how a headless run is ended: stop cleanly, then report
-            pipeline.stop()
-        pipeline.wait(30)
+            pipeline = LivePipeline(project, config, on_event=on_event if line is None else (
+                lambda e: (line.pipeline_event(e), on_event(e))), on_result=None if line is None else line.publish)
+            pipeline.start()
+        except BaseException:
+            if line is not None:
+                line.close()
+            raise
+        try:
+            _watch(pipeline, args, quiet)
+        finally:
+            if line is not None:
+                line.close()
         if pipeline.error is not None:
             raise pipeline.error
         summary = _summary(pipeline.stats(), pipeline.run_id)
-    if args.json:
+        if line is not None:
+            summary["line"] = line.status()
+    _report(summary, args.json)
+    return 0
+
+
+class _LineEvent:
+    """A line output's event, printed like the pipeline's."""
+
+    def __init__(self, kind: str, message: str):
+        self.kind, self.message = kind, message
+
+
+def _watch(pipeline, args, quiet: bool) -> None:
+    """Until the run ends: --duration, Ctrl-C, progress lines."""
+    if str(pipeline.trigger_mode) == "software":
+        _trigger_on_enter(pipeline, quiet)
+    t0 = None  # --duration counts from the first inspection-ready moment, not the model's loading
+    last = time.monotonic()
+    try:
+        while not pipeline.wait(0.2):
+            now = time.monotonic()
+            if t0 is None and pipeline.stats().state not in ("idle", "starting", "warming_up"):
+                t0 = now
+            if args.duration is not None and t0 is not None and now - t0 >= args.duration:
+                pipeline.stop()
+                break
+            if not quiet and now - last >= 2.0:
+                last = now
+                s = pipeline.stats()
+                print(f"  {s.state}: read {s.frames_read}, inspected {s.inspected}, not ok {s.not_ok}, "
+                      f"not inspected {s.not_inspected}, dropped {s.dropped}, {s.fps:.1f} frames/s, "
+                      f"p95 {_ms(s.latency_ms_p95)}",
+                      file=sys.stderr, flush=True)
+    except KeyboardInterrupt:  # Ctrl-C is how a headless run is ended: stop cleanly, then report
+        pipeline.stop()
+    pipeline.wait(30)
+
+
+def _report(summary: dict, as_json: bool) -> None:
+    if as_json:
         print(json.dumps(summary))
     else:
         s = summary
@@ -104,7 +145,6 @@ def cmd_run(args) -> int:
               f"frame to verdict p50 {_ms(s['latency_ms_p50'])}, p95 {_ms(s['latency_ms_p95'])}; "
               f"model {s['model_version']} ({s['backend']}) p50 {_ms(s['infer_ms_p50'])}; "
               f"{s['fps']:.1f} frames/s")
-    return 0
 
 
 def _trigger_on_enter(pipeline, quiet: bool) -> None:
@@ -122,6 +162,15 @@ def cmd_results(args) -> int:
     from inspector.cli.main import _open_project
     from inspector.core.live.results import ResultsLog, parse_time
 
+    if args.part:
+        from inspector.cli.line_cmds import part_story, print_story
+        with _open_project(args.project) as project:
+            story = part_story(project, args.part)
+        if args.json:
+            print(json.dumps(story, default=str))
+        else:
+            print_story(story)
+        return 0 if story["results"] else 1
     since, until = parse_time(args.since), parse_time(args.until)
     with _open_project(args.project) as project, ResultsLog(project.root) as log:
         counters = log.counters(since=since, until=until, run_id=args.run)
