@@ -34,7 +34,8 @@ def login(project, name: str | None, action: str) -> accounts.Actor:
         actor = accounts.single_user_actor(name)
     else:
         if not name:
-            raise accounts.PermissionDenied(f"this project has accounts — pass --user NAME ({accounts.refusal(action)})")
+            raise accounts.PermissionDenied(f"this project has accounts — pass --user NAME "
+                                            f"({accounts.refusal(action)})")
         actor = accounts.login(project, name, _secret(f"password for {name}: ", PASSWORD_ENV), station="cli")
         if not accounts.allowed(actor, action):
             project.record("refused", {"action": action, "needs": accounts.PERMISSIONS[action][0]}, actor.name)
@@ -79,7 +80,8 @@ def cmd_users(args) -> int:
                 raise InspectorError("give --allow or --deny")
             by = login(p, args.user, "accounts.manage")
             accounts.set_allow_pins(p, args.allow, by=by)
-            _emit(args, {"allow_pins": bool(args.allow)}, f"PINs for operators {'allowed' if args.allow else 'not allowed'}")
+            _emit(args, {"allow_pins": bool(args.allow)},
+                  f"PINs for operators {'allowed' if args.allow else 'not allowed'}")
             return 0
         if not args.name:
             raise InspectorError(f"`inspector users {args.action}` needs an account name")

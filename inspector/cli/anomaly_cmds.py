@@ -109,8 +109,8 @@ def cmd_accept(args) -> int:
         lines.append(f"golden set ({gb.good} good, {gb.defect} defect): false rejects {gb.false_rejects} -> "
                      f"{ga.false_rejects}, escapes {gb.escapes} -> {ga.escapes}")
     else:
-        lines.append("golden set: empty — mark labelled parts golden (`inspector golden add ID…`, or G in Review) "
-                     "to check corrections")
+        lines.append("golden set: empty — mark labelled parts golden (`inspector golden add ID…`, or Ctrl+G in "
+                     "Review) to check corrections")
     _emit(args, obj, "\n".join(lines))
     return 0
 

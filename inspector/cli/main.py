@@ -105,7 +105,9 @@ def cmd_export(args) -> int:
     from inspector.core.exporter import export_imagefolder
 
     with _open_project(args.project) as p:
-        s = export_imagefolder(p, args.to)
+        from inspector.cli.account_cmds import login
+
+        s = export_imagefolder(p, args.to, user=login(p, args.user, "export").name)
     _emit(args, s, f"exported {s.get('exported', s)} images to {args.to}")
     return 0
 
@@ -308,6 +310,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("export", cmd_export, "write the labelled set as an ImageFolder")
     sp.add_argument("--project", required=True)
     sp.add_argument("--to", required=True)
+    sp.add_argument("--user", help="who exports (an account when the project has accounts; recorded in the "
+                                   "export's marker and the audit trail)")
 
     sp = add("synth", cmd_synth, "write synthetic parts with known defects as an ImageFolder")
     sp.add_argument("--out", required=True)

@@ -57,6 +57,7 @@ PERMISSIONS: dict[str, tuple[str, str]] = {
     "mask.edit": ("engineer", "changing the ignore mask"),
     "settings.edit": ("engineer", "changing the project's settings"),
     "import": ("operator", "importing images"),
+    "export": ("operator", "exporting the labelled set"),
     "accounts.manage": ("admin", "managing accounts"),
 }
 

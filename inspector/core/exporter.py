@@ -86,7 +86,7 @@ def _check_dest(project, dest: Path) -> dict | None:
     return previous
 
 
-def export_imagefolder(project, dest: str | Path, *, include_unlabelled: bool = False) -> dict:
+def export_imagefolder(project, dest: str | Path, *, include_unlabelled: bool = False, user: str | None = None) -> dict:
     """Copy labelled, non-discarded samples to dest/<class>/<hash16>.<ext> (unlabelled ones to
     dest/_unlabelled/ when asked). Re-exporting into an earlier export updates it: unchanged files
     stay, files of samples that moved or left are removed."""
@@ -132,7 +132,11 @@ def export_imagefolder(project, dest: str | Path, *, include_unlabelled: bool = 
         durable.fsync_dir(folder)
 
     snapshot = project.snapshot_hash()
+    from inspector.core.audit import os_user
+
+    who = user or getattr(project, "actor", None) or os_user()  # the account, not free text
     _write_marker(dest, dict(info, complete=True, files=sorted(plan), snapshot=snapshot, exported_at=time.time(),
-                             per_class=per_class))
+                             exported_by=who, per_class=per_class))
+    project.record("export", {"dest": str(dest), "total": len(plan), "snapshot": snapshot}, who)
     return {"dest": str(dest), "total": len(plan), "written": written, "unchanged": unchanged,
             "removed": removed, "per_class": per_class, "snapshot": snapshot}

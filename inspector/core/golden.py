@@ -47,7 +47,8 @@ class GoldenCheck:
     def line(self) -> str:
         a = self.after
         if not self.size:
-            return "golden set: empty — mark parts golden (`inspector golden add`, or G in Review) to check changes"
+            return ("golden set: empty — mark parts golden (`inspector golden add`, or Ctrl+G in Review) to check "
+                    "changes")
         if self.before is None:
             return (f"golden set ({a.good} good, {a.defect} defect) with {self.version}: false rejects "
                     f"{a.false_rejects}, escapes {a.escapes}")

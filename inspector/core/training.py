@@ -78,6 +78,7 @@ def train_project(project, cfg: TrainConfig, *, warm_from: str | None = None, pr
     """activate: True/False, or None = activate only when the project has no active classifier yet."""
     t0 = time.perf_counter()
     progress = progress or (lambda e: None)
+    project.actor = user or getattr(project, "actor", None)  # the audit trail names who trained it
     registry = ModelRegistry(project)
     classes = project_classes(project)
     names = [c.name for c in classes]

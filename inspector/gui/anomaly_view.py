@@ -15,6 +15,9 @@ import numpy as np
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QMessageBox
 
+from inspector.core.errors import InspectorError
+from inspector.core.golden import GoldenCheck, GoldenCounts
+from inspector.gui import golden_guard
 from inspector.gui.image_view import NG_COLOR, OK_COLOR
 from inspector.gui.logs import show_error
 
@@ -53,7 +56,8 @@ class AnomalyBackend(Protocol):
 
     def preview_ok(self, root, version: str, sample_id: int, *, progress, cancel) -> CorrectionPreview: ...
 
-    def accept_ok(self, root, version: str, sample_id: int, user: str, *, progress, cancel) -> str: ...
+    def accept_ok(self, root, version: str, sample_id: int, user: str, *, progress, cancel,
+                  detail: dict | None = None) -> str: ...  # detail: what the golden guard approved, audited
 
 
 def find_backend() -> AnomalyBackend | None:
@@ -133,6 +137,11 @@ class AnomalyHook(QObject):
         if self.version is None:
             return
         root, version, sid = self.session.root, self.version, s.id
+        try:
+            self.session.require("model.accept")
+        except InspectorError as e:
+            show_error(self.review, str(e))
+            return
         self.review.ok_part_btn.setEnabled(False)
         self.session.message.emit(f"Checking what accepting part #{sid} would change on the golden set…")
         self.session.runner.run(
@@ -156,10 +165,17 @@ class AnomalyHook(QObject):
             self.review.ok_part_btn.setEnabled(True)
             return
         root, version, user = self.session.root, self.version, self.session.user
-        self.session.runner.run(
-            lambda progress, cancel: self.backend.accept_ok(root, version, preview.sample_id, user,
-                                                            progress=progress, cancel=cancel),
-            "anomaly-accept", on_result=lambda v: self._accepted(preview.sample_id, v), on_error=self._failed)
+        check = GoldenCheck("the correction", version, GoldenCounts(false_rejects=preview.false_alarms_before,
+                                                                    escapes=preview.escapes_before),
+                            GoldenCounts(false_rejects=preview.false_alarms_after, escapes=preview.escapes_after))
+
+        def accept(detail: dict) -> None:  # the golden guard passed, or an engineer confirmed with a reason
+            self.session.runner.run(
+                lambda progress, cancel: self.backend.accept_ok(root, version, preview.sample_id, user,
+                                                                progress=progress, cancel=cancel, detail=detail),
+                "anomaly-accept", on_result=lambda v: self._accepted(preview.sample_id, v), on_error=self._failed)
+        if golden_guard.decide(self.session, self.review, check, "model.accept", accept) is None and check.escapes_up:
+            self.review.ok_part_btn.setEnabled(True)  # refused: nothing runs
 
     def _accepted(self, sample_id: int, new_version: str) -> None:
         self.review.ok_part_btn.setEnabled(True)

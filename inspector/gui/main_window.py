@@ -18,6 +18,7 @@ from inspector.gui.maintenance import MaintenanceDialog, MaintenanceScheduler
 from inspector.gui.models_panel import ModelsPanel
 from inspector.gui.review_panel import ReviewPanel
 from inspector.gui.settings import geometry_settings
+from inspector.gui.station import StationGuard
 from inspector.gui.train_panel import TrainPanel
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ class MainWindow(QMainWindow):
         self.maintenance = MaintenanceScheduler(session, self)  # retention on its schedule, off the GUI thread
         self._build_menus()
         self._build_status()
+        self.station = StationGuard(self)  # log-in page, Account menu, auto-lock, role guard, Audit view
         session.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
         session.models_changed.connect(self._update_status)
         session.samples_changed.connect(self._update_status)
@@ -97,11 +99,13 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         self._action(m, "&Quit", self.close, "Ctrl+Q")
         m = self.menuBar().addMenu("&Project")
-        self._action(m, "&Import labelled images…", lambda: project_actions.import_folder(self, self.session),
-                     "Ctrl+I", "A folder with one sub-folder per class (good/ or ok/ for OK parts)")
-        self._action(m, "&Add a class…", lambda: project_actions.add_class(self, self.session))
-        self._action(m, "&Retention and maintenance…", self.show_maintenance, tip="How long results and parts "
-                     "are kept; prune, compact and check the databases now or on a schedule")
+        imp = self._action(m, "&Import labelled images…", lambda: project_actions.import_folder(self, self.session),
+                           "Ctrl+I", "A folder with one sub-folder per class (good/ or ok/ for OK parts)")
+        add_class = self._action(m, "&Add a class…", lambda: project_actions.add_class(self, self.session))
+        retention = self._action(m, "&Retention and maintenance…", self.show_maintenance, tip="How long results "
+                                 "and parts are kept; prune, compact and check the databases now or on a schedule")
+        # what gui/station.py disables for a role that may not (with a tooltip saying who may)
+        self.guarded_actions = [(imp, "import"), (add_class, "classes.edit"), (retention, "settings.edit")]
         m = self.menuBar().addMenu("&View")
         for i, title in enumerate(("Live", "Review", "Train", "Models", "Analysis")):
             self._action(m, title, lambda _=False, i=i: self.tabs.setCurrentIndex(i), f"Ctrl+{i + 1}")

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QGroupBox, QHBoxL
 
 from inspector.core.decision import cutoff_of, describe
 from inspector.core.errors import InspectorError
+from inspector.gui import golden_guard, role_guard
 from inspector.gui.logs import show_error
 from inspector.gui.metrics_view import ClassComparison, ConfusionMatrix
 from inspector.gui.tasks import export_onnx_task
@@ -198,6 +199,8 @@ class ModelsPanel(QWidget):
         self.export_btn.setEnabled(bool(v) and self.session.registry.get(v).kind == "classifier")
         self.delete_btn.setEnabled(bool(v) and v not in active)
         self.rollback_btn.setEnabled(bool(active))
+        role_guard.apply(self.session, ((self.activate_btn, "model.activate"), (self.rollback_btn, "model.rollback"),
+                                        (self.delete_btn, "model.delete")))
 
     def _guard(self, fn, *args) -> bool:
         try:
@@ -207,26 +210,28 @@ class ModelsPanel(QWidget):
             return False
         return True
 
-    def activate_selected(self) -> None:
+    def activate_selected(self):
+        """Through the golden guard (gui/golden_guard.py); returns its worker task, if it needed one."""
         v = self.selected_version()
-        if v:
-            self._guard(self.session.activate, v)
+        if not v:
+            return None
+        current = self.session.registry.active(self.session.registry.get(v).kind)
+        return golden_guard.check_then(self.session, self, v, current.version if current else None,
+                                       "model.activate", lambda detail: self._guard(self.session.activate, v, detail))
 
-    def rollback(self) -> None:
-        def go():
-            v = self.selected_version()  # roll back the selected version's kind (else the kind activated last)
+    def rollback(self):
+        v = self.selected_version()  # roll back the selected version's kind (else the kind activated last)
+        try:
             kind = self.session.registry.get(v).kind if v else None
-            mv = self.session.registry.rollback(self.session.user, kind)
-            self.session.models_changed.emit()
-            self.session.message.emit(f"Rolled back: {mv.version} is active again")
-        self._guard(go)
+            target, current = self.session.registry.rollback_target(kind), self.session.registry.active(kind)
+        except InspectorError as e:
+            show_error(self, str(e))
+            return None
+        return golden_guard.check_then(self.session, self, target.version, current.version, "model.rollback",
+                                       lambda detail: self._guard(self.session.rollback, current.kind, detail))
 
     def delete(self, version: str) -> bool:
-        def go():
-            self.session.registry.delete(version)
-            self.session.models_changed.emit()
-            self.session.message.emit(f"Deleted {version}")
-        return self._guard(go)
+        return self._guard(self.session.delete_model, version)
 
     def _ask_delete(self) -> None:
         v = self.selected_version()

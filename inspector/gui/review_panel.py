@@ -111,6 +111,9 @@ class ReviewPanel(QWidget):
         for seq, fn in (("Space", self.label_ok), ("Backspace", self.skip), ("Delete", self.discard),
                         (QKeySequence.StandardKey.Undo, self.undo)):
             self._shortcut(seq, fn)
+        self._golden_key = QShortcut(QKeySequence("Ctrl+G"), self)  # kept apart: class keys rebuild _shortcuts[4:]
+        self._golden_key.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self._golden_key.activated.connect(self.toggle_golden)
         session.samples_changed.connect(self.refresh)
         self._poll = QTimer(self)  # the live view adds parts from its own connection: look now and then
         self._poll.setInterval(2000)
@@ -119,6 +122,14 @@ class ReviewPanel(QWidget):
         self._last_version = -1
         self._build_class_keys()
         self.refresh()
+
+    def toggle_golden(self) -> None:
+        """Ctrl+G: the part joins (or leaves) the golden set every model change is checked on."""
+        if self.current is not None:
+            try:
+                self.session.toggle_golden(self.current.id)
+            except InspectorError as e:
+                show_error(self, str(e))
 
     def _button(self, text, tip, fn) -> QPushButton:
         b = QPushButton(text)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
+from inspector.core import accounts, golden
 from inspector.core.project import Project
 from inspector.core.registry import ModelRegistry
 from inspector.gui.live_service import LiveService
@@ -32,13 +33,19 @@ class LabelChange:
 class Session(QObject):
     samples_changed = Signal()  # labels, statuses, new samples
     models_changed = Signal()  # a version saved, activated, rolled back or deleted
+    actor_changed = Signal()  # someone logged in, or the station was locked
     message = Signal(str)  # one line for the status bar
 
     def __init__(self, project: Project, user: str, prefs: Preferences | None = None,
-                 parent: QObject | None = None):
+                 parent: QObject | None = None, *, actor: accounts.Actor | None = None):
+        """actor: the account logged in (LoginDialog); without one, a project with accounts starts locked
+        and a project without accounts is single-user, recorded under `user`."""
         super().__init__(parent)
         self.project = project
-        self.user = user.strip() or "operator"
+        self.has_accounts = accounts.has_accounts(project)
+        self.actor = actor or accounts.single_user_actor(user.strip() or "operator")
+        self.locked = self.has_accounts and actor is None
+        project.actor = self.actor.name
         self.prefs = prefs or Preferences()
         self.runner = TaskRunner(self)
         # One registry for the GUI thread: ModelRegistry() tidies temp folders when made, which must
@@ -56,12 +63,71 @@ class Session(QObject):
     def root(self) -> Path:
         return Path(self.project.root)
 
+    # -- who is working ----------------------------------------------------------------------------
+    @property
+    def user(self) -> str:
+        """The account (or, single-user, the name given at start) that every change is recorded under."""
+        return self.actor.name
+
+    def may(self, action: str) -> bool:
+        """Whether the person at the station may take an action now (core/accounts.py PERMISSIONS)."""
+        return not self.locked and accounts.allowed(self.actor, action)
+
+    def require(self, action: str) -> None:
+        """Raise PermissionDenied (one line naming the role that may), recorded in the audit trail."""
+        if self.locked:
+            raise accounts.PermissionDenied("the station is locked — log in to continue")
+        if not accounts.allowed(self.actor, action):
+            self.project.record("refused", {"action": action, "needs": accounts.PERMISSIONS[action][0],
+                                            "station": "gui"}, self.actor.name)
+            raise accounts.PermissionDenied(accounts.refusal(action))
+
+    def login(self, name: str, secret: str) -> accounts.Actor:
+        """Log in (or switch user, or unlock): LoginFailed on a wrong name or secret, which is recorded."""
+        actor = accounts.login(self.project, name, secret, station="gui")
+        self.actor, self.locked = actor, False
+        self.project.actor = actor.name
+        self._undo.clear()  # Ctrl+Z never undoes someone else's label
+        self.actor_changed.emit()
+        self.message.emit(f"Logged in: {actor.name} ({actor.role})")
+        return actor
+
+    def lock(self, why: str = "locked") -> None:
+        """Lock the station: nothing can be changed until someone logs in. Only with accounts."""
+        if not self.has_accounts or self.locked:
+            return
+        self.project.record("station.lock", {"why": why, "station": "gui"}, self.actor.name)
+        self.locked = True
+        self.actor_changed.emit()
+
+    def accounts_changed(self) -> None:
+        """After the first account is made in the GUI: from now on the station needs a log-in."""
+        self.has_accounts = accounts.has_accounts(self.project)
+        self.actor_changed.emit()
+
+    # -- the golden set ------------------------------------------------------------------------------
+    def toggle_golden(self, sample_id: int) -> bool:
+        """Ctrl+G in Review: into the golden set, or out of it. Returns whether the part is golden now."""
+        self.require("golden.edit")
+        if self.project.sample(sample_id).split == golden.GOLDEN:
+            golden.remove(self.project, [sample_id], self.user)
+            now = False
+        else:
+            golden.add(self.project, [sample_id], self.user)
+            now = True
+        self.samples_changed.emit()
+        sizes = golden.sizes(self.project)
+        self.message.emit(f"Part #{sample_id} {'is now in' if now else 'left'} the golden set "
+                          f"({sum(sizes.values())} parts: " + ", ".join(f"{k} {v}" for k, v in sizes.items()) + ")")
+        return now
+
     def save_prefs(self) -> None:
         save_preferences(self.prefs)
 
     # -- labelling ---------------------------------------------------------------------------------
     def label(self, sample_id: int, label: str) -> None:
         """Save at once, with the inspector's name (the project audits it)."""
+        self.require("label")
         s = self.project.sample(sample_id)
         self.project.set_label(sample_id, label, self.user)
         self._undo.append(LabelChange(sample_id, s.label, s.status, s.labelled_by, s.labelled_at, label))
@@ -75,6 +141,7 @@ class Session(QObject):
         """Undo the last label; returns the sample id, or None when there is nothing to undo."""
         if not self._undo:
             return None
+        self.require("label")
         ch = self._undo.pop()
         self.project.restore_label_state(ch.sample_id, ch.before_label, ch.before_status, ch.before_by,
                             ch.before_at, self.user)
@@ -93,10 +160,25 @@ class Session(QObject):
             self._configs[version] = self.registry.read_config(version)
         return self._configs[version]
 
-    def activate(self, version: str) -> None:
-        self.registry.activate(version, self.user)
+    def activate(self, version: str, detail: dict | None = None) -> None:
+        """detail: what the golden guard approved (gui/golden_guard.py runs the check off this thread)."""
+        self.require("model.activate")
+        self.registry.activate(version, self.user, detail=detail)
         self.models_changed.emit()
         self.message.emit(f"Model {version} is now active — the live view switches to it without stopping")
+
+    def rollback(self, kind: str | None = None, detail: dict | None = None):
+        self.require("model.rollback")
+        mv = self.registry.rollback(self.user, kind, detail=detail)
+        self.models_changed.emit()
+        self.message.emit(f"Rolled back: {mv.version} is active again")
+        return mv
+
+    def delete_model(self, version: str) -> None:
+        self.require("model.delete")
+        self.registry.delete(version, self.user)
+        self.models_changed.emit()
+        self.message.emit(f"Deleted {version} (its record stays in the audit trail)")
 
     def close(self, timeout_s: float = 10.0) -> bool:
         """Stop the live pipeline and every task, then close the project. True when all ended in time."""

@@ -109,8 +109,10 @@ class TrainPanel(QWidget):
     def _dataset_box(self) -> QGroupBox:
         box = QGroupBox("Labelled parts")
         v = QVBoxLayout(box)
-        self.counts = QTableWidget(0, 4)
-        self.counts.setHorizontalHeaderLabels(["class", "training", "validation", "note"])
+        self.counts = QTableWidget(0, 5)
+        self.counts.setHorizontalHeaderLabels(["class", "training", "validation", "golden", "note"])
+        self.counts.horizontalHeaderItem(3).setToolTip("Held-out parts every model change is checked on before it "
+                                                       "reaches the line (Ctrl+G in Review marks a part golden)")
         self.counts.verticalHeader().setVisible(False)
         self.counts.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.counts.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
@@ -322,13 +324,15 @@ class TrainPanel(QWidget):
                 note, bad = f"label {MIN_PER_CLASS - c['total']} more", True
             if bad:
                 short.append(name)
-            for col, text in enumerate((name, str(c["train"]), str(c["val"]), note)):
+            for col, text in enumerate((name, str(c["train"]), str(c["val"]), str(c["golden"]), note)):
                 it = QTableWidgetItem(text)
-                if bad and col == 3:
+                if bad and col == 4:
                     it.setForeground(QColor("#c5221f"))
                 self.counts.setItem(r, col, it)
         waiting = counts.get("unreviewed", 0)
         text = f"{counts['labelled']} labelled, {waiting} waiting in the review queue."
+        if not sum(c["golden"] for c in per.values()):
+            text += " No golden set yet: model changes go on the line unchecked (Ctrl+G in Review marks a part golden)."
         if short:
             text += f" Classes with too few parts are learnt poorly: {', '.join(short)}."
         self.counts_note.setText(text)
@@ -567,11 +571,21 @@ class TrainPanel(QWidget):
         else:
             self.activate_btn.setText(f"Activate {s.version}" if s else "Activate")
 
-    def activate(self) -> None:
+    def activate(self):
+        """Through the golden guard (gui/golden_guard.py); returns its worker task, if it needed one."""
         if self.summary is None:
-            return
-        try:
-            self.session.activate(self.summary.version)
-        except InspectorError as e:
-            show_error(self, str(e))
-        self._update_activate()
+            return None
+        from inspector.gui import golden_guard
+
+        version = self.summary.version
+        kind = self.session.registry.get(version).kind
+        current = self.session.registry.active(kind)
+
+        def go(detail: dict) -> None:
+            try:
+                self.session.activate(version, detail)
+            except InspectorError as e:
+                show_error(self, str(e))
+            self._update_activate()
+        return golden_guard.check_then(self.session, self, version, current.version if current else None,
+                                       "model.activate", go)

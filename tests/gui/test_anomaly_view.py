@@ -34,7 +34,7 @@ class StandIn:
     def preview_ok(self, root, version, sample_id, *, progress, cancel):
         return CorrectionPreview(sample_id, 40, 3, 1, 0, 0)
 
-    def accept_ok(self, root, version, sample_id, user, *, progress, cancel):
+    def accept_ok(self, root, version, sample_id, user, *, progress, cancel, detail=None):
         self.accepted.append((sample_id, user))
         self.version = "v8"
         return "v8"

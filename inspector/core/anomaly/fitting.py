@@ -112,6 +112,7 @@ def fit_project(project, *, frr: float = DEFAULT_FRR, config: AnomalyConfig | No
     t0 = time.perf_counter()
     frr = check_frr(frr)
     progress = progress or (lambda e: None)
+    project.actor = user or getattr(project, "actor", None)  # the audit trail names who fitted it
     train = good_samples(project, "train")
     if not train:
         raise ConfigError("no good parts in the training split — label parts with an ok-kind class "

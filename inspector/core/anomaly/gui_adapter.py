@@ -120,11 +120,14 @@ class AnomalyGuiBackend:
         return CorrectionPreview(int(sample_id), b.good + b.defect, b.false_rejects, a.false_rejects,
                                  b.escapes, a.escapes)
 
-    def accept_ok(self, root, version: str, sample_id: int, user: str, *, progress=None, cancel=None) -> str:
-        """Save the correction as a new active version; returns it. (The GUI labels the part OK itself.)"""
+    def accept_ok(self, root, version: str, sample_id: int, user: str, *, progress=None, cancel=None,
+                  detail: dict | None = None) -> str:
+        """Save the correction as a new active version; returns it. (The GUI labels the part OK itself.)
+        detail: what the golden guard approved, kept in the audit trail."""
         pr = self._propose(root, version, sample_id, progress, cancel)
         with self._open(root) as p:
-            mv = pr.save(p, activate=True, user=user)
+            p.actor = user
+            mv = pr.save(p, activate=True, user=user, detail=detail)
         with self._lock:
             self._proposal = None
         return mv.version
