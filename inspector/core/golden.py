@@ -139,14 +139,16 @@ def _flagger(project, registry, version: str, kinds: dict[str, str]):
 
         model = load_model(registry, version)
         return lambda img: bool(model.score_features(model.features(img), img.shape[:2]).flagged)
-    from inspector.core.decision import is_ng
+    from inspector.core.decision import decide
     from inspector.core.predictor import Predictor
 
-    predictor = Predictor(mv.path, config=registry.read_config(version))
+    config = registry.read_config(version)
+    predictor = Predictor(mv.path, config=config)
 
-    def flag(img) -> bool:
-        scores = predictor.predict([img])[0].scores
-        return bool(is_ng(sum(p for name, p in scores.items() if kinds.get(name, "defect") != "ok")))
+    def flag(img) -> bool:  # the line's own rule: decision.decide with the model's calibrated cut-off
+        pred = predictor.predict([img])[0]
+        verdict = decide(pred.scores, config)
+        return verdict["verdict"] == "not_ok" if verdict else kinds.get(pred.label, "defect") != "ok"
     return flag
 
 

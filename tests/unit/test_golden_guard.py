@@ -103,3 +103,43 @@ def test_an_accept_that_raises_escapes_needs_an_engineer_and_a_reason(fitted, mo
         act = audit.rows(p.db, action="model.activate")[-1]
         assert act.detail["confirmed_escapes_up"] == reason and act.detail["golden"]["previous"] == v1
         assert audit.verify(p.db).ok
+
+
+def test_a_classifier_change_is_scored_with_the_line_rule(tmp_path, capsys):
+    """Classifiers go through the same guard: each golden part decided by decision.decide (the line's rule,
+    with the model's calibrated cut-off), the figures printed and kept with the activation."""
+    from inspector.core.decision import decide
+    from inspector.core.predictor import Predictor
+    from inspector.core.train_config import preset as train_preset
+    from inspector.core.training import train_project
+
+    line = SyntheticLine(size=(64, 64), seed=3)
+    with Project.init(tmp_path / "cls") as p:
+        p.add_class("good", "ok")
+        p.add_class("scratch", "defect")
+        for i in range(30):
+            label = "good" if i % 2 else "scratch"
+            p.add_image(encode_png(line.part(i, label).image), source=str(i), label=label, user="t")
+        ids = [p.add_image(encode_png(line.part(100 + i, label).image), source=f"g{i}", label=label,
+                           user="t").sample_id for i, label in enumerate(["good", "scratch"] * 3)]
+        golden.add(p, ids, "t")
+        v1 = train_project(p, train_preset("mlp", epochs=3, seed=0), user="t").version.version
+        v2 = train_project(p, train_preset("mlp", epochs=1, seed=1), user="t").version.version
+        reg = ModelRegistry(p)
+        expect = golden.GoldenCounts()
+        predictor, cfg = Predictor(reg.get(v2).path, config=reg.read_config(v2)), reg.read_config(v2)
+        for s in golden.members(p):
+            ng = decide(predictor.predict([p.read_image(s)])[0].scores, cfg)["verdict"] == "not_ok"
+            if s.label == "good":
+                expect.good, expect.false_rejects = expect.good + 1, expect.false_rejects + ng
+            else:
+                expect.defect, expect.escapes = expect.defect + 1, expect.escapes + (not ng)
+        check = golden.check_activation(p, reg, v2)
+        assert (check.previous, check.after) == (v1, expect) and check.before.good + check.before.defect == 6
+    reason = ["--confirm-reason", "test"] if check.escapes_up else []
+    assert run("models", "activate", v2, "--project", tmp_path / "cls", *reason) == 0
+    assert f"{v1} → {v2}: false rejects" in capsys.readouterr().out
+    with Project.open(tmp_path / "cls") as p:
+        act = audit.rows(p.db, action="model.activate")[-1]
+        assert act.detail["golden"]["after"] == {"good": 3, "defect": 3, "false_rejects": expect.false_rejects,
+                                                 "escapes": expect.escapes}
