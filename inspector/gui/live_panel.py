@@ -17,6 +17,8 @@ from inspector.core.live.pipeline import NOT_INSPECTED_SETTING
 from inspector.core.live.roi import Roi
 from inspector.core.live.sources import redact
 from inspector.gui.image_view import IDLE_COLOR, NG_COLOR, OK_COLOR, ImageView
+from inspector.gui.line_box import LineBox
+from inspector.gui.line_box import check as check_line
 from inspector.gui.logs import show_error
 from inspector.gui.settings import DEFAULT_SOURCE
 
@@ -26,7 +28,7 @@ NOT_INSPECTED_COLOR = "#b06000"  # amber: neither a model's OK nor its NG
 STALLED_COLOR = NG_COLOR
 NOT_INSPECTED_CHOICES = (("NG (reject it)", "not_ok"), ("OK (pass it)", "ok"))
 TRIGGERS = (("Every frame", "free"), ("Every 0.5 s", "interval:500"), ("When a part arrives", "presence"),
-            ("Only on the Trigger button", "software"))
+            ("Only on the Trigger button", "software"), ("When the PLC triggers", "plc"))
 
 
 def verdict_banner(v) -> tuple[str, str, str]:
@@ -102,6 +104,7 @@ class LivePanel(QWidget):
         form.addRow("Inspect", self.trigger_combo)
         form.addRow("Region", self.roi)
         form.addRow("Not inspected", self.not_inspected_combo)
+        self.line_box = LineBox(project)
 
         self.start_btn = QPushButton("Start  [F5]")
         self.start_btn.setObjectName("startButton")
@@ -155,6 +158,7 @@ class LivePanel(QWidget):
 
         side = QVBoxLayout()
         side.addWidget(cam)
+        side.addWidget(self.line_box)
         side.addLayout(buttons)
         side.addWidget(shift)
         side.addWidget(self.status)
@@ -216,7 +220,7 @@ class LivePanel(QWidget):
         return LiveConfig(source=credentials.resolve(self.source.text().strip()),
                           trigger=self.trigger_combo.currentData(), roi=roi,
                           review=ReviewPolicy(max_per_minute=self.session.prefs.review_per_minute),
-                          not_inspected_as=self.not_inspected_combo.currentData())
+                          not_inspected_as=self.not_inspected_combo.currentData(), part_id=self.line_box.part_id())
 
     def toggle(self) -> None:
         if self.live.running:
@@ -235,6 +239,8 @@ class LivePanel(QWidget):
             # project and the screen keep the address without it
             self.source.setText(credentials.remember(self.source.text().strip()))
             config = self.config()
+            line = self.line_box.settings()
+            check_line(line)
         except InspectorError as e:
             show_error(self, str(e))
             return
@@ -244,9 +250,10 @@ class LivePanel(QWidget):
                            (NOT_INSPECTED_SETTING, config.not_inspected_as)):
             if project.get_meta(key) != value:
                 project.set_meta(key, value)
+        self.line_box.save(line, config.part_id)
         self._trigger_mode = config.trigger
         self._set_status(f"Starting {redact(config.source)} …")
-        self.live.start(config)
+        self.live.start(config, line)
 
     def stop(self) -> None:
         self._set_status("Stopping…")
@@ -281,6 +288,9 @@ class LivePanel(QWidget):
         self.trigger_btn.setEnabled(running)
         for w in (self.source_kind, self.source, self.trigger_combo, self.roi, self.not_inspected_combo):
             w.setEnabled(not running and not busy)
+        self.line_box.set_editable(not running and not busy)
+        if not running:
+            self.line_box.show_status(None)
 
     # -- the picture --------------------------------------------------------------------------------------
     def _paint_newest(self) -> None:
@@ -328,6 +338,7 @@ class LivePanel(QWidget):
                 self._set_status("Inspecting.")
         if self.live.check_ended():
             return
+        self.line_box.show_status(self.live.line_status())
         s = self.live.stats()
         if s is not None:
             lat = f"{s.latency_ms_p50:.0f} ms" if s.latency_ms_p50 is not None else "–"

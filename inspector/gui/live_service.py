@@ -47,6 +47,7 @@ class LiveService(QObject):
         self.results_seen = 0  # parts a model decided during this service's life (every run)
         self.not_ok_seen = 0
         self.not_inspected_seen = 0  # triggered parts no model decided (corrupt frame, queue full, …)
+        self.line = None  # the run's core LineIO (PLC / MES outputs), when it has any
 
     # -- called on pipeline threads: store and return at once -----------------------------------
     def _on_result(self, r: InspectionResult) -> None:
@@ -61,6 +62,14 @@ class LiveService(QObject):
 
     def _on_event(self, e: PipelineEvent) -> None:
         self._events.append(e)
+
+    def _on_line_event(self, kind: str, message: str) -> None:
+        p = self.pipeline
+        self._events.append(PipelineEvent(kind, p.state if p is not None else "starting", message))
+
+    def line_status(self) -> dict | None:
+        io = self.line
+        return io.status() if io is not None else None
 
     # -- read by the GUI ----------------------------------------------------------------------------
     def view(self) -> LiveView:
@@ -95,8 +104,9 @@ class LiveService(QObject):
         self.busy_changed.emit(busy)
 
     # -- control --------------------------------------------------------------------------------------
-    def start(self, config) -> None:
-        """config: a core LiveConfig. Errors (no model, bad source) come back through errored."""
+    def start(self, config, line=None) -> None:
+        """config: a core LiveConfig; line: core LineSettings (PLC / MES outputs), used when it has any
+        output or the trigger is "plc". Errors (no model, bad source, port in use) come back through errored."""
         if self.running or self._busy:
             return
         self._set_busy(True)
@@ -107,19 +117,32 @@ class LiveService(QObject):
             from inspector.core.project import Project
 
             project = Project.open(root)
+            io = None
             try:
-                pipeline = LivePipeline(project, config, on_result=self._on_result, on_event=self._on_event)
+                on_result, on_event = self._on_result, self._on_event
+                plc = config.trigger == "plc"
+                if line is not None and (line.any or plc):
+                    from inspector.core.line.outputs import LineIO
+                    io = LineIO(line, outbox_folder=project.root, plc_trigger=plc, on_event=self._on_line_event)
+                    io.start()
+                    if io.plc is not None:
+                        config.trigger = io.plc
+                    on_result = lambda r: (io.publish(r), self._on_result(r))  # noqa: E731
+                    on_event = lambda e: (io.pipeline_event(e), self._on_event(e))  # noqa: E731
+                pipeline = LivePipeline(project, config, on_result=on_result, on_event=on_event)
                 pipeline.start()
             except BaseException:
+                if io is not None:
+                    io.close()
                 project.close()
                 raise
-            return project, pipeline
+            return project, pipeline, io
 
         if self.runner.run(start, "live-start", on_result=self._started, on_error=self._start_failed) is None:
             self._set_busy(False)  # closing: nothing is started any more
 
     def _started(self, made) -> None:
-        self._project, self.pipeline = made
+        self._project, self.pipeline, self.line = made
         with self._lock:
             self._frame = self._result = None
         self._set_busy(False)
@@ -138,13 +161,16 @@ class LiveService(QObject):
         if self.pipeline is None or self._busy:
             return
         self._set_busy(True)
-        pipeline, project = self.pipeline, self._project
+        pipeline, project, line = self.pipeline, self._project, self.line
 
         def stop(progress, cancel):
             pipeline.stop(timeout=8.0)
+            if line is not None:
+                line.close()  # the last results out (MQTT: what is not acknowledged stays in the outbox)
             return pipeline.state
 
         def done(state) -> None:
+            self.line = None  # closed by the stop task
             self._release(project)
             self.stopped.emit(state)
 
@@ -171,6 +197,9 @@ class LiveService(QObject):
     def _release(self, project) -> None:
         self.pipeline = None
         self._project = None
+        line, self.line = self.line, None
+        if line is not None:  # a run that ended on its own: close its outputs off the GUI thread
+            threading.Thread(target=line.close, name="line-close", daemon=True).start()
         if project is not None:
             project.close()
         self._set_busy(False)
@@ -181,6 +210,9 @@ class LiveService(QObject):
         if p is None:
             return True
         ok = p.stop(timeout=timeout_s)
+        if self.line is not None:
+            self.line.close()
+            self.line = None
         if ok:
             self._release(project)
         return ok

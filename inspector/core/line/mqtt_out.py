@@ -80,10 +80,10 @@ class MqttOutput:
             c.publish(self.state_topic, self._state, qos=1, retain=True)
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Send what the outbox holds (up to timeout), say "stopped", disconnect; the rest stays in the
-        outbox for the next start."""
+        """Send what the outbox holds (up to timeout, reconnecting if need be), say "stopped",
+        disconnect; the rest stays in the outbox for the next start."""
         deadline = time.monotonic() + timeout
-        while self.connected and len(self.outbox) and time.monotonic() < deadline:
+        while len(self.outbox) and time.monotonic() < deadline:  # connected, or reconnecting meanwhile
             self._wake.set()
             time.sleep(0.02)
         self._state = "stopped"
