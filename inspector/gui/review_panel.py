@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (QComboBox, QGridLayout, QHBoxLayout, QLabel, QLis
                                QPushButton, QSplitter, QVBoxLayout, QWidget)
 
 from inspector.core.errors import InspectorError
+from inspector.core.live.results import part_id_of_sample
 from inspector.gui.image_cache import THUMB, ImageCache
 from inspector.gui.image_view import IDLE_COLOR, NG_COLOR, OK_COLOR, ImageView
 from inspector.gui.logs import show_error
@@ -253,6 +254,9 @@ class ReviewPanel(QWidget):
     def _describe(self, s) -> str:
         when = time.strftime("%H:%M:%S", time.localtime(s.captured_at or s.added_at))
         text = f"Part #{s.id} · {s.source} · {when}"
+        part_id = part_id_of_sample(self.session.project.root, s.id)
+        if part_id:
+            text += f" · part ID {part_id}"
         if s.label:
             text += f" · labelled {s.label} by {s.labelled_by}"
         return text

@@ -76,3 +76,15 @@ def test_line_port_in_use_is_one_error(window, qtbot):
     assert "in use" in text and "\n" not in text
     qtbot.waitUntil(lambda: not panel.live.busy, timeout=5000)
     assert not panel.live.running
+
+
+def test_review_shows_the_part_id_logged_with_a_sample(window, project_path, qtbot):
+    from inspector.core.live.results import ResultRow
+    project = window.session.project
+    sample = project.samples()[0]
+    with ResultsLog(project_path) as log:
+        run = log.start_run("synthetic://line", "plc", None)
+        log.write([ResultRow(run, time.time(), "synthetic://line", 0, False, "scratch", 0.9, 0.9, {}, "v1", 5.0,
+                             3.0, sample.id, None, "REV-0042")])
+    assert "part ID REV-0042" in window.review_panel._describe(sample)
+    assert "part ID" not in window.review_panel._describe(project.samples()[1])

@@ -106,7 +106,7 @@ class ResultsLog:
             elif int(row[0]) < 3:
                 self._migrate_v2()
             self.db.execute("CREATE INDEX IF NOT EXISTS results_by_part ON results(part_id)")
-        except sqlite3.DatabaseError as e:
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as e:  # a damaged file's message may not be UTF-8
             raise ProjectError(f"{self.path} cannot be opened ({e}) — move it aside and start again "
                                "(a new, empty results log is then created)") from None
 
@@ -275,16 +275,34 @@ class ResultsLog:
                 w = csv.writer(f)
                 w.writerow(["time", *COLUMNS])
                 for r in self.rows(since=since, until=until, run_id=run_id):
-                    w.writerow([datetime.fromtimestamp(r["at"]).isoformat(timespec="milliseconds"),
-                                *(_csv_value(r[c]) for c in COLUMNS)])
+                    w.writerow([_iso(r["at"]), *(_csv_value(r[c]) for c in COLUMNS)])
                     n += 1
         except OSError as e:
             raise ProjectError(f"cannot write {path} ({e.strerror or e}) — check the folder exists and is writable") from None
         return n
 
 
+def part_id_of_sample(project_root: str | Path, sample_id: int) -> str | None:
+    """The part ID logged with the result that queued this review sample; None without a results log."""
+    if not (Path(project_root) / RESULTS_DB).is_file():
+        return None
+    try:
+        with ResultsLog(project_root) as log:
+            return log.part_of_sample(sample_id)
+    except ProjectError:
+        return None
+
+
 def _verdict(r: ResultRow) -> str:
     return "not_inspected" if r.not_inspected else ("ok" if r.ok else "not_ok")
+
+
+def _iso(at) -> str:
+    """Local ISO time; empty for a value that is no time (a damaged row must not stop the export)."""
+    try:
+        return datetime.fromtimestamp(at).isoformat(timespec="milliseconds")
+    except (TypeError, ValueError, OverflowError, OSError):
+        return ""
 
 
 def _csv_value(v):
