@@ -323,7 +323,7 @@ class LivePipeline:
                     if self._ever_opened:
                         self.stats_.reconnects += 1
                     self._ever_opened = True
-                    self._event("source_open", f"reading {self.source.name}")
+                    self._event("source_open", f"reading {self.source.name}{getattr(self.source, 'open_note', '')}")
                     if not self._stalled:  # after a stall: running again with the first frame
                         self._set_state(RUNNING)
                 if not self.source.live:

@@ -188,6 +188,7 @@ def open_source(spec: str | Source) -> Source:
                                 they arrive; done=1 moves each to FOLDER/done/ once read, else the folder
                                 remembers what was inspected across restarts (remember=0: this run only)
       synthetic://line?fps=30&defect_rate=0.1&seed=1&size=256&mode=parts|belt&count=N&cache=N&defects=crack,missing
+      genicam://[ADDRESS or ID]?exposure_us=&gain=&pixel_format=&roi=x,y,w,h&fps=&trigger=free|software|line1
     """
     if isinstance(spec, Source):
         return spec
@@ -199,6 +200,10 @@ def open_source(spec: str | Source) -> Source:
         from inspector.core.live.synthetic import SyntheticSource
 
         return SyntheticSource.from_spec(spec)
+    if lower.startswith("genicam://"):
+        from inspector.core.live.genicam import from_spec  # GigE Vision / USB3 Vision through Aravis
+
+        return from_spec(spec)
     if lower.startswith(("http://", "https://", "rtsp://", "rtsps://", "rtmp://", "udp://", "tcp://")):
         from inspector.core.live.credentials import resolve
 
