@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -421,6 +422,11 @@ def main(argv: list[str] | None = None) -> int:
         return args.fn(args)
     except InspectorError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except sqlite3.DatabaseError as e:  # damage found after the file opened
+        print(f"error: a project or results database is damaged ({e}) — run `inspector maintenance --project P` "
+              "to check it, then restore the file from a backup (a damaged results.sqlite may be moved aside)",
+              file=sys.stderr)
         return 2
     except (KeyboardInterrupt, Cancelled):
         print("cancelled — nothing already saved was changed", file=sys.stderr)

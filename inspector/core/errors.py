@@ -2,7 +2,12 @@
 
 
 class InspectorError(Exception):
-    """Base for every error caused by user input or user files; str() is shown as is."""
+    """Base for every error caused by user input or user files; str() is shown as is, on one line (a
+    message that quotes a damaged file, e.g. SQLite's "malformed database schema (…)", may carry newlines)."""
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        return " ".join(text.split()) if "\n" in text or "\r" in text else text
 
 
 class ImageDecodeError(InspectorError):

@@ -83,6 +83,10 @@ class Project:
                     project_db.migrate(db)
             project_db.ensure_indexes(db)
             project._recover()
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as e:  # a damaged file (SQLite's message may not be UTF-8)
+            db.close()
+            raise ProjectError(f"{db_path} is damaged ({e}) — restore the project folder from a backup; "
+                               "`inspector maintenance` reports what is wrong") from None
         except BaseException:
             db.close()
             raise

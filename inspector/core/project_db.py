@@ -57,7 +57,7 @@ def connect(db_path: Path) -> sqlite3.Connection:
         mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         db.execute("PRAGMA synchronous = FULL")
         db.execute("PRAGMA foreign_keys = ON")
-    except sqlite3.DatabaseError as e:
+    except (sqlite3.DatabaseError, UnicodeDecodeError) as e:  # SQLite's message about a damaged file may not be UTF-8
         raise ProjectError(f"{db_path} cannot be opened ({e}) — restore the project folder from a backup") from None
     if str(mode).lower() != "wal":
         db.close()
@@ -105,7 +105,7 @@ def check_schema(db: sqlite3.Connection, db_path: Path) -> None:
     """Refuse databases that are not ours or that a newer Inspector wrote."""
     try:
         row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    except sqlite3.DatabaseError as e:
+    except (sqlite3.DatabaseError, UnicodeDecodeError) as e:
         raise ProjectError(f"{db_path} is not an Inspector project database ({e}) — "
                            "open the project folder, not another file") from None
     if row is None:

@@ -149,8 +149,15 @@ def load_presets() -> dict[str, dict]:
     """Ready-made settings shipped as JSON (the GUI shows their labels: Fast, Accurate, …)."""
     out = {}
     for f in sorted(presets_dir().glob("*.json")):
-        d = json.loads(f.read_text(encoding="utf-8"))
-        out[d["name"]] = d
+        try:
+            d = json.loads(f.read_text(encoding="utf-8"))
+            name = d["name"]
+            if not isinstance(name, str) or not isinstance(d.get("train"), dict):
+                raise TypeError("no name or train settings")
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise ConfigError(f"training preset {f} is damaged ({e}) — reinstall Inspector, or fix or remove "
+                              "that file") from None
+        out[name] = d
     if not out:
         raise ConfigError(f"no training presets found in {presets_dir()} — reinstall Inspector")
     return out

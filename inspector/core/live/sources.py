@@ -178,6 +178,14 @@ def _options(query: str, allowed: dict[str, type], spec: str) -> dict:
     return out
 
 
+def _is(p: Path, test: str) -> bool:
+    """Path.exists/is_dir/is_file, False for a name the OS refuses (too long, a NUL byte): not a path."""
+    try:
+        return getattr(p, test)()
+    except (OSError, ValueError):
+        return False
+
+
 def open_source(spec: str | Source) -> Source:
     """A --source string as a Source (not opened yet):
       0, 1, camera:0           USB/UVC camera by index
@@ -219,14 +227,14 @@ def open_source(spec: str | Source) -> Source:
     index = spec[len("camera:"):] if lower.startswith("camera:") else spec
     if index.isdigit():
         return CaptureSource(int(index), f"camera:{int(index)}", kind="camera")
-    path, _, query = spec.partition("?") if not Path(spec).exists() else (spec, "", "")
+    path, _, query = spec.partition("?") if not _is(Path(spec), "exists") else (spec, "", "")
     p = Path(path).expanduser()
-    if p.is_dir():
+    if _is(p, "is_dir"):
         from inspector.core.live.folder import FolderSource
 
         return FolderSource(p, **_options(query, {"existing": bool, "poll": float, "settle": float, "done": bool,
                                                   "remember": bool, "rescan": float}, spec))
-    if p.is_file():
+    if _is(p, "is_file"):
         return CaptureSource(str(p), str(p), kind="file", **_options(query, {"loop": bool, "realtime": bool}, spec))
     raise ConfigError(f"source {spec!r} is not a camera index, a URL, an existing video file or folder, "
                       "or synthetic://line — check the spelling or the path")

@@ -60,8 +60,11 @@ class SyntheticSource(Source):
 
     @classmethod
     def from_spec(cls, spec: str) -> "SyntheticSource":
-        u = urlsplit(spec)
-        if u.netloc != "line" or u.path not in ("", "/"):
+        try:
+            u = urlsplit(spec)
+        except ValueError:  # e.g. an unclosed "[" read as an IPv6 address
+            u = None
+        if u is None or u.netloc != "line" or u.path not in ("", "/"):
             raise ConfigError(f"synthetic source {spec!r} is not known — use synthetic://line?fps=30&defect_rate=0.1")
         return cls(name=spec, **_options(u.query, _OPTIONS, spec))
 
