@@ -23,7 +23,8 @@ from inspector.gui.logs import show_error
 from inspector.gui.settings import DEFAULT_SOURCE
 
 SOURCES = (("Synthetic line (demo)", DEFAULT_SOURCE), ("Camera 0", "0"), ("Camera 1", "1"),
-           ("Video file…", "file"), ("Image folder…", "folder"), ("Stream URL", "rtsp://"))
+           ("Video file…", "file"), ("Image folder…", "folder"), ("Stream URL", "rtsp://"),
+           ("GenICam camera (GigE / USB3 Vision)", "genicam://?exposure_us=5000&gain=0&trigger=free"))
 NOT_INSPECTED_COLOR = "#b06000"  # amber: neither a model's OK nor its NG
 STALLED_COLOR = NG_COLOR
 NOT_INSPECTED_CHOICES = (("NG (reject it)", "not_ok"), ("OK (pass it)", "ok"))

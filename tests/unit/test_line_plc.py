@@ -133,3 +133,33 @@ def test_line_settings_round_trip_and_bad_addresses(project):
         LineIO(LineSettings(mqtt="127.0.0.1:1"), outbox_folder=project.root, plc_trigger=True)
     with pytest.raises(ConfigError, match="opc.tcp://"):
         LineIO(LineSettings(opcua="http://x:4840", opcua_anonymous=True))
+
+
+def test_a_schema_2_results_log_gains_part_ids_keeping_its_rows(tmp_path):
+    import sqlite3
+
+    from inspector.core.live import results
+    v2 = """CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE runs (id INTEGER PRIMARY KEY, started_at REAL NOT NULL, ended_at REAL, source TEXT NOT NULL,
+                       trigger TEXT NOT NULL, roi TEXT, summary TEXT);
+    CREATE TABLE results (id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES runs(id), at REAL NOT NULL,
+        source TEXT NOT NULL, frame_id INTEGER NOT NULL,
+        verdict TEXT NOT NULL CHECK (verdict IN ('ok', 'not_ok', 'not_inspected')), class TEXT, confidence REAL,
+        score REAL, scores TEXT, model_version TEXT, latency_ms REAL, infer_ms REAL, sample_id INTEGER,
+        reason TEXT, counted_as TEXT);
+    CREATE INDEX results_by_time ON results(at);
+    CREATE INDEX results_by_run ON results(run_id);"""  # schema 2 as Inspector wrote it before part IDs
+    db = sqlite3.connect(tmp_path / results.RESULTS_DB)
+    db.executescript(v2)
+    db.execute("INSERT INTO meta VALUES ('schema_version', '2')")
+    db.execute("INSERT INTO runs (started_at, source, trigger) VALUES (1, 's', 'free')")
+    db.execute("INSERT INTO results (run_id, at, source, frame_id, verdict) VALUES (1, 2.0, 's', 0, 'ok')")
+    db.commit()
+    db.close()
+    with ResultsLog(tmp_path) as log:
+        rows = list(log.rows())
+        assert len(rows) == 1 and rows[0]["part_id"] is None and rows[0]["verdict"] == "ok"
+        assert log.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "3"
+        from inspector.core.live.results import ResultRow
+        log.write([ResultRow(1, 3.0, "s", 1, True, None, None, 0.1, {}, "v1", 1.0, 1.0, part_id="SN-9")])
+        assert [r["frame_id"] for r in log.part_rows("SN-9")] == [1]

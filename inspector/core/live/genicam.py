@@ -98,6 +98,7 @@ class GenicamSource(Source):
         self.frames = 0
         self._cam = self._stream = None
         self._last_id: int | None = None
+        self._index = 0  # frames the camera sent since it was opened first (block ids unwrapped)
         self._pending_trigger = False
 
     @property
@@ -183,14 +184,18 @@ class GenicamSource(Source):
                 self.dropped += 1
                 return None
             frame_id = buf.get_frame_id()
-            if self._last_id is not None and frame_id > self._last_id + 1:
-                gap = frame_id - self._last_id - 1
-                self.lost_frames += gap
-                self.dropped += gap
+            if self._last_id is not None:
+                delta = frame_id - self._last_id
+                if delta <= 0 and self._last_id >= 0xFF00:  # GigE Vision 1.x block ids wrap 65535 → 1 (0 unused)
+                    delta = frame_id + 0xFFFF - self._last_id
+                if delta > 1:
+                    self.lost_frames += delta - 1
+                    self.dropped += delta - 1
+                self._index += max(delta, 1)
             self._last_id = frame_id
             image = self._to_rgb(buf)
             self.frames += 1
-            return image, {"index": frame_id, "camera_ts_ns": buf.get_timestamp()}
+            return image, {"index": self._index, "block_id": frame_id, "camera_ts_ns": buf.get_timestamp()}
         finally:
             stream.push_buffer(buf)
 
