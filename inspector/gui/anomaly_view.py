@@ -2,46 +2,22 @@
 instant correction, shown with its golden-set counts before it is accepted), and the score histogram
 of the Analysis tab. The live view needs nothing here: anomaly verdicts carry their heatmap.
 
-The anomaly package joins the way it joins the live pipeline: `inspector.core.anomaly.gui_backend()`
-returns an object with the methods of AnomalyBackend below. Until it does, these parts stay hidden."""
+The work is done by inspector.core.anomaly.service.AnomalyService (the AnomalyBackend below) on worker
+threads; tests may pass another backend, or None to hide these parts."""
 from __future__ import annotations
 
-import importlib
-import logging
-from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QMessageBox
 
+from inspector.core.anomaly.records import CorrectionPreview, ScoreHistogram
 from inspector.core.errors import InspectorError
 from inspector.core.golden import GoldenCheck, GoldenCounts
 from inspector.gui import golden_guard
 from inspector.gui.image_view import NG_COLOR, OK_COLOR
 from inspector.gui.logs import show_error
-
-log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class CorrectionPreview:
-    """What accepting a part as OK would do on the golden set (held-out parts with known answers)."""
-
-    sample_id: int
-    golden_total: int
-    false_alarms_before: int  # good golden parts called NG
-    false_alarms_after: int
-    escapes_before: int  # defective golden parts called OK
-    escapes_after: int
-
-
-@dataclass(frozen=True)
-class ScoreHistogram:
-    edges: np.ndarray  # bin edges of the normalized score (0.5 = threshold)
-    good: np.ndarray  # counts of good parts per bin
-    flagged: np.ndarray  # counts of flagged (review-queue) parts per bin
-    note: str = ""
 
 
 class AnomalyBackend(Protocol):
@@ -60,19 +36,11 @@ class AnomalyBackend(Protocol):
                   detail: dict | None = None) -> str: ...  # detail: what the golden guard approved, audited
 
 
-def find_backend() -> AnomalyBackend | None:
-    try:
-        mod = importlib.import_module("inspector.core.anomaly")
-    except ImportError:
-        return None
-    factory = getattr(mod, "gui_backend", None)
-    if not callable(factory):
-        return None
-    try:
-        return factory()
-    except Exception:  # noqa: BLE001 - a broken plugin must not stop the application
-        log.exception("the anomaly package's gui_backend() failed; anomaly views stay hidden")
-        return None
+def default_backend() -> AnomalyBackend:
+    """The product's backend; its module loads the anomaly model code (torch), so only when asked."""
+    from inspector.core.anomaly.service import AnomalyService
+
+    return AnomalyService()
 
 
 def correction_text(p: CorrectionPreview) -> str:

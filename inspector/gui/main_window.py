@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QMessageBox, QTabWidget
 from inspector import __version__
 from inspector.gui import project_actions
 from inspector.gui.analysis_panel import AnalysisPanel
-from inspector.gui.anomaly_view import AnomalyHook, find_backend
+from inspector.gui.anomaly_view import AnomalyHook, default_backend
 from inspector.gui.live_panel import LivePanel
 from inspector.gui.logs import log_path
 from inspector.gui.maintenance import MaintenanceDialog, MaintenanceScheduler
@@ -38,7 +38,7 @@ class MainWindow(QMainWindow):
     large_font_toggled = Signal(bool)
     closed = Signal()
 
-    def __init__(self, session, parent=None, *, anomaly_backend="find"):
+    def __init__(self, session, parent=None, *, anomaly_backend="default"):
         super().__init__(parent)
         self.session = session
         self.setWindowTitle(f"Inspector — {session.project.name} — {session.user}")
@@ -55,7 +55,7 @@ class MainWindow(QMainWindow):
         for title, panel in zip(("Live", "Review", "Train", "Models", "Analysis"), self.panels.values()):
             self.tabs.addTab(panel, title)
         self.tabs.currentChanged.connect(self._tab_changed)
-        backend = find_backend() if anomaly_backend == "find" else anomaly_backend
+        backend = default_backend() if anomaly_backend == "default" else anomaly_backend
         self.anomaly = AnomalyHook(session, self.review_panel, self.analysis_panel, backend, self)
         self.setCentralWidget(self.tabs)
         self.maintenance = MaintenanceScheduler(session, self)  # retention on its schedule, off the GUI thread

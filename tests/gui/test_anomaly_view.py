@@ -1,6 +1,6 @@
 """The anomaly parts of Train, Review and Analysis. The first tests drive the GUI through a stand-in backend
 with fixed numbers (the dialog text can then be checked exactly); the last fits a real anomaly model from
-the Train panel and uses the core backend (inspector.core.anomaly.gui_adapter) end to end."""
+the Train panel and uses the core backend (inspector.core.anomaly.service) end to end."""
 import time
 
 import numpy as np
@@ -10,7 +10,8 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from inspector.core.imageio import encode_png
 from inspector.core.project import Project
 from inspector.core.synth import SyntheticLine
-from inspector.gui.anomaly_view import CorrectionPreview, ScoreHistogram, find_backend
+from inspector.core.anomaly.records import CorrectionPreview, ScoreHistogram
+from inspector.gui.anomaly_view import default_backend
 from inspector.gui.main_window import MainWindow
 
 
@@ -40,8 +41,8 @@ class StandIn:
         return "v8"
 
 
-def test_the_core_package_provides_the_backend_every_time():
-    assert [type(find_backend()).__name__ for _ in range(2)] == ["AnomalyGuiBackend"] * 2
+def test_the_default_backend_is_the_core_service_every_time():
+    assert [type(default_backend()).__name__ for _ in range(2)] == ["AnomalyService"] * 2
 
 
 def test_without_a_backend_the_parts_stay_hidden(session, qtbot):

@@ -1,10 +1,10 @@
 """A project's anomaly model end to end: fit from labelled good parts, save and verify through the
 registry, "this part is OK" as a new undoable version with golden-set counts, a corrupt bank refused,
-and the live-pipeline and GUI hooks."""
+the live pipeline's runner and the GUI's service."""
 import numpy as np
 import pytest
 
-from inspector.core.anomaly import gui_backend, live_runner
+from inspector.core.anomaly.service import AnomalyService
 from inspector.core.anomaly.accept import propose_accept
 from inspector.core.anomaly.fitting import fit_project
 from inspector.core.anomaly.model import preset
@@ -106,17 +106,19 @@ def test_a_corrupt_bank_is_refused_with_a_clear_error(fitted, tmp_path):
         load_model_dir(copy, config)
 
 
-def test_live_and_gui_hooks(fitted):
+def test_the_live_runner_and_the_gui_service(fitted):
+    from inspector.core.live.runners import load_runner
+
     p, line, out = fitted
     reg = ModelRegistry(p)
     version = reg.active("anomaly").version
-    runner = live_runner(reg.get(version).path, reg.read_config(version))
+    runner = load_runner(reg, version)
     runner.warm_up(1)
     crack, good = line.part(710, "crack").image, line.part(711, "good").image
     v_bad, v_good = runner.infer([crack, good])
     assert not v_bad.ok and v_bad.score > 0.5 and v_bad.heatmap.shape == crack.shape[:2]
     assert v_good.ok and v_good.score < 0.5 and v_bad.model_version == version
-    backend = gui_backend()
+    backend = AnomalyService()
     assert backend.active_version(p) == version
     sid = p.samples(status="unreviewed")[0].id
     [(score, heat)] = backend.score(p.root, version, [sid])

@@ -244,7 +244,7 @@ class SlowRunner:
 
 
 def test_a_slow_loading_model_of_another_kind_is_used_only_once_ready(project):
-    register_runner("slowtest", lambda d, cfg, backend, threads: SlowRunner(cfg["version"]))
+    register_runner("slowtest", lambda registry, mv, cfg, backend, threads: SlowRunner(mv.version))
     try:
         reg = ModelRegistry(project)
         v3 = reg.save("slowtest", {"note": "test"}, {"w.bin": lambda p: p.write_bytes(b"x")}, summary={}).version
@@ -319,25 +319,6 @@ def test_user_errors_are_clear(project, tmp_path):
     assert s.state == "failed" and "'weird' model, which the live pipeline cannot run" in str(p.error)
 
 
-def test_score_runner_turns_normalized_scores_into_verdicts():
-    from inspector.core.live.runners import ScoreRunner
-
-    calls = []
-
-    def predict(images):
-        calls.append(len(images))
-        return [(float(im.mean()) / 255, np.full(im.shape[:2], 0.25, np.float32)) for im in images]
-
-    r = ScoreRunner("v7", "anomaly", predict, "test", input_size=(32, 32))
-    r.warm_up(4)
-    assert calls == [1, 4]
-    dark, bright, edge = (np.full((40, 50, 3), v, np.uint8) for v in (20, 230, 128))
-    vs = r.infer([dark, bright, edge])
-    assert [v.ok for v in vs] == [True, False, False] and vs[2].score == pytest.approx(128 / 255)
-    assert all(v.label is None and v.confidence is None and v.model_version == "v7" for v in vs)
-    assert vs[0].heatmap.shape == (40, 50) and ReviewPolicy(not_ok=False).reason(vs[2]) == "near_threshold"
-
-
 class BatchRunner:
     """Takes 50 ms per call whatever the batch: frames waiting meanwhile should come as one batch."""
 
@@ -366,7 +347,8 @@ def test_frames_that_wait_are_inspected_in_batches(project, tmp_path):
     for i in range(9):
         (folder / f"{i}.png").write_bytes(encode_png(np.full((32, 32, 3), 20 * i, np.uint8)))
     runners = []
-    register_runner("batchtest", lambda d, cfg, backend, threads: runners.append(BatchRunner(cfg["version"])) or runners[-1])
+    register_runner("batchtest", lambda registry, mv, cfg, backend, threads: runners.append(BatchRunner(mv.version))
+                    or runners[-1])
     try:
         v = ModelRegistry(project).save("batchtest", {}, {"w.bin": lambda q: q.write_bytes(b"x")}, summary={}).version
         rec = Recorder()

@@ -2,16 +2,12 @@
 anomaly model, with the defect type named by the project's active classifier when there is one."""
 from __future__ import annotations
 
-import json
-import sqlite3
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 
 from inspector.core.anomaly.combined import CombinedPredictor
 from inspector.core.anomaly.store import load_model_dir
-from inspector.core.errors import ModelError
 from inspector.core.live.frames import Verdict
 
 
@@ -39,40 +35,17 @@ class AnomalyLiveRunner:
         self.predictor = None
 
 
-def active_classifier_dir(version_dir: Path) -> tuple[Path, dict] | None:
-    """The project's active classifier beside this model (read-only database look-up), hash-checked."""
-    from inspector.core.registry import sha256_file
-
-    models = Path(version_dir).parent
-    db_path = models.parent / "project.sqlite"
-    if not db_path.is_file():
-        return None
-    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
-    try:
-        row = db.execute("SELECT m.version, m.files FROM model_activations a JOIN models m ON m.version = a.version "
-                         "WHERE m.kind = 'classifier' ORDER BY a.id DESC LIMIT 1").fetchone()
-    except sqlite3.Error:
-        return None
-    finally:
-        db.close()
-    if row is None:
-        return None
-    path = models / row[0]
-    for name, digest in json.loads(row[1]).items():
-        if not (path / name).is_file() or sha256_file(path / name) != digest:
-            raise ModelError(f"classifier {row[0]}: {name} is missing or corrupt — retrain or roll back")
-    return path, json.loads((path / "config.json").read_text(encoding="utf-8"))
-
-
-def live_runner(version_dir, config: dict, backend: str = "auto", threads: int | None = None) -> AnomalyLiveRunner:
-    """The factory the live pipeline looks for (registered under kind "anomaly")."""
+def live_runner(registry, mv, config: dict, backend: str = "auto", threads: int | None = None) -> AnomalyLiveRunner:
+    """The live pipeline's runner for anomaly model `mv` (verified by the registry), with the project's
+    active classifier beside it, when there is one, to name the defect type."""
     from inspector.core.predictor import Predictor
 
     b = "auto" if backend not in ("onnx", "torch") else backend
-    model = load_model_dir(version_dir, config, b, threads=threads)
+    model = load_model_dir(mv.path, config, b, threads=threads)
     classifier = None
-    found = active_classifier_dir(Path(version_dir))
-    if found is not None:
-        classifier = Predictor(found[0], backend=b, config=found[1])
-    return AnomalyLiveRunner(CombinedPredictor(model, classifier), config.get("version", Path(version_dir).name),
+    active = registry.active("classifier")
+    if active is not None:
+        checked = registry.verify(active.version)  # a missing or corrupt file stops it here, named
+        classifier = Predictor(checked.path, backend=b, config=registry.read_config(active.version))
+    return AnomalyLiveRunner(CombinedPredictor(model, classifier), config.get("version", mv.version),
                              "onnx-cpu" if model.runner.sess is not None else "torch")

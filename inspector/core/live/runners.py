@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -15,6 +15,9 @@ from inspector.core.arrays import prepare
 from inspector.core.decision import cutoff_of, defect_columns, defect_probability, is_ng, normalized_score
 from inspector.core.errors import ModelError
 from inspector.core.live.frames import Verdict
+
+if TYPE_CHECKING:
+    from inspector.core.registry import ModelRegistry, ModelVersion
 
 
 class ModelRunner(Protocol):
@@ -31,13 +34,13 @@ class ModelRunner(Protocol):
     def close(self) -> None: ...
 
 
-# kind -> factory(version_dir, config, backend, threads) -> ModelRunner
-RunnerFactory = Callable[[Path, dict, str, "int | None"], ModelRunner]
+# kind -> factory(registry, model version (verified), config, backend, threads) -> ModelRunner. The
+# kinds we ship are listed at the end of this module; tests may add their own with register_runner.
+RunnerFactory = Callable[["ModelRegistry", "ModelVersion", dict, str, "int | None"], ModelRunner]
 RUNNERS: dict[str, RunnerFactory] = {}
 
 
 def register_runner(kind: str, factory: RunnerFactory) -> None:
-    """How another model kind (e.g. "anomaly") joins the live pipeline."""
     RUNNERS[kind] = factory
 
 
@@ -139,56 +142,6 @@ class ClassifierRunner:
         self._sess = self._torch = None
 
 
-register_runner("classifier", lambda d, cfg, backend, threads: ClassifierRunner(d, cfg, backend, threads))
-
-
-class ScoreRunner:
-    """Adapts a model that scores images (an anomaly model) to the pipeline: predict(images) gives
-    one (score, heatmap or None) per image, score normalized so 0.5 is the threshold. The anomaly
-    package can join with, in inspector/core/anomaly/__init__.py:
-
-        def live_runner(version_dir, config, backend, threads):
-            model = load(version_dir, config, backend)         # its own loader
-            return ScoreRunner(config["version"], "anomaly", model.predict, backend, input_size=(h, w))
-    """
-
-    def __init__(self, version: str, kind: str, predict: Callable, backend: str, *,
-                 input_size: tuple[int, int] | None = None):
-        self.version, self.kind, self.backend = str(version), kind, backend
-        self._predict = predict
-        self._size = input_size
-
-    def warm_up(self, max_batch: int = 1) -> None:
-        h, w = self._size or (224, 224)
-        for n in sorted({1, max(1, int(max_batch))}):
-            list(self._predict([np.zeros((h, w, 3), np.uint8)] * n))
-
-    def infer(self, images: Sequence[np.ndarray]) -> list[Verdict]:
-        out = []
-        for score, heatmap in self._predict(list(images)):
-            score = float(score)
-            out.append(Verdict(ok=score < 0.5, score=score, label=None, confidence=None, scores={},
-                               model_version=self.version, heatmap=heatmap))
-        return out
-
-    def close(self) -> None:
-        self._predict = None
-
-
-def _try_anomaly_plugin() -> None:
-    """The anomaly package joins by defining live_runner(version_dir, config, backend, threads) in
-    inspector/core/anomaly/__init__.py (see ScoreRunner), found here on first use."""
-    try:
-        import importlib
-
-        mod = importlib.import_module("inspector.core.anomaly")
-    except ImportError:
-        return
-    hook = getattr(mod, "live_runner", None)
-    if callable(hook) and "anomaly" not in RUNNERS:
-        register_runner("anomaly", hook)
-
-
 def _torch_has_cuda() -> bool:
     """Whether PyTorch can use a CUDA GPU here — without importing torch (2 s, 300 MB) on a PC that has
     no NVIDIA driver, so a CPU-only line never loads it just to ask."""
@@ -212,10 +165,20 @@ def load_runner(registry, version: str, backend: str = "auto", threads: int | No
     first, so a half-written or tampered version never runs."""
     mv = registry.verify(version)
     config = registry.read_config(version)
-    if mv.kind not in RUNNERS:
-        _try_anomaly_plugin()
     factory = RUNNERS.get(mv.kind)
     if factory is None:
         raise ModelError(f"model {version} is a {mv.kind!r} model, which the live pipeline cannot run yet — "
                          f"activate a {' or '.join(sorted(RUNNERS))} model")
-    return factory(mv.path, config, backend, threads)
+    return factory(registry, mv, config, backend, threads)
+
+
+def _anomaly_runner(registry, mv, config: dict, backend: str, threads: int | None) -> ModelRunner:
+    # imported on first use: the anomaly code (and torch) loads only on lines that run an anomaly model
+    from inspector.core.anomaly.live import live_runner
+
+    return live_runner(registry, mv, config, backend, threads)
+
+
+# The model kinds the live pipeline runs.
+register_runner("classifier", lambda registry, mv, cfg, backend, threads: ClassifierRunner(mv.path, cfg, backend, threads))
+register_runner("anomaly", _anomaly_runner)

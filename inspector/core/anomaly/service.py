@@ -1,37 +1,20 @@
-"""What the GUI's anomaly views call (inspector.gui.anomaly_view.AnomalyBackend), on worker threads:
-scores and heatmaps of samples, the score histogram, and "this part is OK" with its golden-set preview.
-Plain records only (the core never imports the GUI); their fields are the ones the GUI reads."""
+"""The anomaly model's operations on a project's stored parts, for callers that keep a model loaded
+between calls (the GUI's anomaly views, on worker threads): scores and heatmaps of samples, the score
+histogram, and "this part is OK" with its golden-set preview. Results are the plain records of
+records.py."""
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 
 import numpy as np
 
 from inspector.core.anomaly.accept import AcceptProposal, propose_accept
 from inspector.core.anomaly.model import load_source
+from inspector.core.anomaly.records import CorrectionPreview, ScoreHistogram
 from inspector.core.anomaly.store import KIND, load_model
 from inspector.core.progress import StageProgress
 
 HISTOGRAM_SAMPLES = 200  # newest unreviewed parts scored for the histogram's "flagged" series
-
-
-@dataclass(frozen=True)
-class CorrectionPreview:
-    sample_id: int
-    golden_total: int
-    false_alarms_before: int
-    false_alarms_after: int
-    escapes_before: int
-    escapes_after: int
-
-
-@dataclass(frozen=True)
-class ScoreHistogram:
-    edges: np.ndarray
-    good: np.ndarray
-    flagged: np.ndarray
-    note: str = ""
 
 
 def _progress(progress, stage: str):
@@ -40,7 +23,7 @@ def _progress(progress, stage: str):
     return lambda e: progress(StageProgress(stage, e.done, e.total)) if isinstance(e, StageProgress) else None
 
 
-class AnomalyGuiBackend:
+class AnomalyService:
     def __init__(self):
         self._models: dict[tuple[str, str], object] = {}
         self._proposal: tuple[tuple[str, str, int], AcceptProposal] | None = None
