@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from inspector.core.anomaly.fitting import fit_good_parts  # noqa: E402
+from inspector.core.anomaly.model import AnomalyConfig  # noqa: E402
 from inspector.core.anomaly.threshold import auroc  # noqa: E402
 
 
@@ -64,6 +65,8 @@ def main() -> None:
     ap.add_argument("--crack-level", type=int, default=60, help="grey level of the crack on the ~140 surface "
                     "(closer to 140 = fainter)")
     ap.add_argument("--crack-width", type=int, default=3)
+    ap.add_argument("--config", default=None, help='fixed settings instead of the auto search: JSON AnomalyConfig '
+                    'fields, e.g. {"stages": [3, 4, 5], "grid": 16, "long_sides": [960], "smooth_sigma": 4}')
     args = ap.parse_args()
     w, h = (int(v) for v in args.side.lower().split("x"))
     rng = np.random.default_rng(args.seed)
@@ -75,7 +78,9 @@ def main() -> None:
             files.append(f)
         n_val = max(5, args.count // 5)
         t0 = time.perf_counter()
-        model, report = fit_good_parts(files[n_val:], [(h, w)] * (args.count - n_val), files[:n_val], seed=args.seed)
+        model, report = fit_good_parts(files[n_val:], [(h, w)] * (args.count - n_val), files[:n_val], seed=args.seed,
+                                       config=AnomalyConfig.from_dict({**json.loads(args.config), "seed": args.seed})
+                                       if args.config else None)
         fit_s = time.perf_counter() - t0
     if report is not None:
         print("auto: " + report.reason, file=sys.stderr)

@@ -4,7 +4,8 @@ and a project fit through the product's own path that stores the report."""
 import numpy as np
 import pytest
 
-from inspector.core.anomaly.autoconfig import MIN_GOOD, candidates, search, wilson
+from inspector.core.anomaly.autoconfig import (MIN_GOOD, CandidateResult, _choose, _family_behind, candidates, cost_penalty,
+                                              search, wilson)
 from inspector.core.anomaly.fitting import fit_project
 from inspector.core.anomaly.synthetic_defects import KINDS, SIZES, defect_plan, draw_defect
 from inspector.core.imageio import encode_png
@@ -45,8 +46,42 @@ def test_candidates_follow_the_image_size():
     small = candidates(128)
     assert [c.name for c in small] == ["texture@128", "detail@128"]
     big = candidates(1250)
-    assert [c.settings["long_sides"][-1] for c in big] == [216, 216, 432, 432, 640, 640, 960, 960]
+    assert [c.name for c in big] == ["texture@216", "detail@216", "texture@432", "texture@640", "texture@960",
+                                     "texture@1250", "detail@432", "detail@640", "detail@960", "detail@1250"]
+    assert max(c.size for c in candidates(5000)) == 1280 and max(c.size for c in candidates(1100)) == 960
     assert all(max(c.settings["long_sides"]) <= 300 for c in candidates(300))
+
+
+def test_larger_detail_candidates_are_tried_only_while_that_family_keeps_up():
+    cands = candidates(1250)
+    by = {c.name: c for c in cands}
+
+    def res(name, objective):
+        return CandidateResult(name, by[name].settings, 1.0, 0.5, None, objective, objective, by[name].cost, 1.0, 1.0)
+
+    # the smallest size is always tried, and texture never waits for detail
+    assert _family_behind([], cands, by["detail@216"]) is None
+    assert _family_behind([res("detail@216", 0.9)], cands, by["texture@960"]) is None
+    # detail led at 216, texture caught up at 432 within the margin: detail@432 is tried
+    results = [res("texture@216", 0.80), res("detail@216", 0.83), res("texture@432", 0.835), res("texture@960", 0.95)]
+    assert _family_behind(results, cands, by["detail@432"]) is None
+    # ...but not at 960, where texture@960 leads by 0.12
+    why = _family_behind(results, cands, by["detail@960"])
+    assert why and "0.120" in why
+
+
+def test_the_cost_penalty_is_steep_for_the_first_doubling_and_gentle_after():
+    assert cost_penalty(0) == 0 and cost_penalty(0.5) == pytest.approx(0.015) and cost_penalty(1) == pytest.approx(0.03)
+    assert cost_penalty(3) == pytest.approx(0.05)
+    by = {c.name: c for c in candidates(1250)}
+
+    def res(name, objective):
+        return CandidateResult(name, by[name].settings, 1.0, 0.5, None, objective, objective, by[name].cost, 1.0, 1.0)
+
+    # faint cracks on 1250 x 500 parts (bench/large_parts.py): the larger input is judged much better
+    assert _choose([res("texture@216", 0.811), res("texture@640", 0.862), res("texture@960", 0.886)]).name == "texture@960"
+    # a small edge at twice the cost does not buy the larger input
+    assert _choose([res("texture@216", 0.811), res("texture@432", 0.83)]).name == "texture@216"
 
 
 def test_too_few_good_parts_fall_back_to_fixed_settings_and_say_why():
