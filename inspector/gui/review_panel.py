@@ -209,7 +209,7 @@ class ReviewPanel(QWidget):
             text = f"#{s.id}\n{s.label or ((s.suggestion + '?') if s.suggestion else '?')}"
             it = QListWidgetItem(text)
             it.setData(Qt.ItemDataRole.UserRole, s.id)
-            it.setToolTip(self._describe(s))
+            it.setToolTip(self._describe(s, with_part_id=False))
             it.setIcon(self.cache.icons.get(s.id, self.cache.placeholder))
             self.list.addItem(it)
         self.list.blockSignals(False)
@@ -251,10 +251,12 @@ class ReviewPanel(QWidget):
         self._show(self.samples[self.list.row(item)])
 
     # -- the large view ---------------------------------------------------------------------------------
-    def _describe(self, s) -> str:
+    def _describe(self, s, with_part_id: bool = True) -> str:
         when = time.strftime("%H:%M:%S", time.localtime(s.captured_at or s.added_at))
         text = f"Part #{s.id} · {s.source} · {when}"
-        part_id = part_id_of_sample(self.session.project.root, s.id)
+        # Only for the part shown: a lookup in the results log per list item (300 tooltips at every
+        # refresh) kept a 5,000,000-row project from opening for minutes.
+        part_id = part_id_of_sample(self.session.project.root, s.id) if with_part_id else None
         if part_id:
             text += f" · part ID {part_id}"
         if s.label:
