@@ -6,18 +6,14 @@ under --user, or the computer's login name."""
 from __future__ import annotations
 
 import getpass
-import json
 import os
 
+from inspector.cli._common import emit
 from inspector.core import accounts
 from inspector.core.errors import InspectorError
 
 PASSWORD_ENV = "INSPECTOR_PASSWORD"
 NEW_PASSWORD_ENV = "INSPECTOR_NEW_PASSWORD"  # the new account's secret in `users add` / `users passwd`
-
-
-def _emit(args, obj: dict, text: str) -> None:
-    print(json.dumps(obj, default=str) if getattr(args, "json", False) else text)
 
 
 def _secret(prompt: str, env: str) -> str:
@@ -62,9 +58,9 @@ def activate_after_fit(project, actor: accounts.Actor, version, reason: str | No
 
 # -- users --------------------------------------------------------------------------------------------
 def cmd_users(args) -> int:
-    from inspector.cli.main import _open_project
+    from inspector.cli._common import open_project
 
-    with _open_project(args.project) as p:
+    with open_project(args.project) as p:
         if args.action == "list":
             rows = accounts.accounts(p)
             obj = {"accounts": [{"name": a.name, "role": a.role, "secret": a.secret_kind, "locked": bool(
@@ -73,14 +69,14 @@ def cmd_users(args) -> int:
             lines = [f"  {a.name:<20} {a.role:<9} {a.secret_kind}" + ("  LOCKED" if a.locked_until else "")
                      for a in rows] or ["no accounts: single-user (actions are recorded as the computer's user) — "
                                         "`inspector users add NAME` makes the first admin"]
-            _emit(args, obj, "\n".join(lines))
+            emit(args, obj, "\n".join(lines))
             return 0
         if args.action == "pins":
             if args.allow == args.deny:
                 raise InspectorError("give --allow or --deny")
             by = login(p, args.user, "accounts.manage")
             accounts.set_allow_pins(p, args.allow, by=by)
-            _emit(args, {"allow_pins": bool(args.allow)},
+            emit(args, {"allow_pins": bool(args.allow)},
                   f"PINs for operators {'allowed' if args.allow else 'not allowed'}")
             return 0
         if not args.name:
@@ -91,20 +87,20 @@ def cmd_users(args) -> int:
             secret = _new_secret(args.name, args.pin)
             acc = accounts.add(p, args.name, args.role, secret, by=by, pin=args.pin)
             note = " (the first account is always an admin)" if first and args.role != "admin" else ""
-            _emit(args, {"account": acc.name, "role": acc.role}, f"added {acc.name} as {acc.role}{note}")
+            emit(args, {"account": acc.name, "role": acc.role}, f"added {acc.name} as {acc.role}{note}")
         elif args.action == "remove":
             by = login(p, args.user, "accounts.manage")
             accounts.remove(p, args.name, by=by)
-            _emit(args, {"removed": args.name}, f"removed {args.name}")
+            emit(args, {"removed": args.name}, f"removed {args.name}")
         elif args.action == "role":
             by = login(p, args.user, "accounts.manage")
             acc = accounts.set_role(p, args.name, args.role, by=by)
-            _emit(args, {"account": acc.name, "role": acc.role}, f"{acc.name} is now {acc.role}")
+            emit(args, {"account": acc.name, "role": acc.role}, f"{acc.name} is now {acc.role}")
         elif args.action == "passwd":
             who = args.user or args.name
             by = _login_any(p, who) if who == args.name else login(p, who, "accounts.manage")
             accounts.set_secret(p, args.name, _new_secret(args.name, args.pin), by=by, pin=args.pin)
-            _emit(args, {"account": args.name}, f"new {'PIN' if args.pin else 'password'} set for {args.name}")
+            emit(args, {"account": args.name}, f"new {'PIN' if args.pin else 'password'} set for {args.name}")
     return 0
 
 
@@ -127,10 +123,10 @@ def _new_secret(name: str, pin: bool) -> str:
 
 # -- golden ------------------------------------------------------------------------------------------
 def cmd_golden(args) -> int:
-    from inspector.cli.main import _open_project
+    from inspector.cli._common import open_project
     from inspector.core import golden
 
-    with _open_project(args.project) as p:
+    with open_project(args.project) as p:
         if args.action == "list":
             parts = golden.members(p)
             sizes = golden.sizes(p)
@@ -138,7 +134,7 @@ def cmd_golden(args) -> int:
             lines = [f"golden set: {len(parts)} parts"] + [f"  {name:<20} {n:>5}" for name, n in sizes.items()]
             if parts:
                 lines.append("  ids: " + " ".join(str(s.id) for s in parts))
-            _emit(args, obj, "\n".join(lines))
+            emit(args, obj, "\n".join(lines))
             return 0
         if not args.samples:
             raise InspectorError(f"`inspector golden {args.action}` needs sample ids (see `inspector golden list`)")
@@ -146,7 +142,7 @@ def cmd_golden(args) -> int:
         moved = (golden.add if args.action == "add" else golden.remove)(p, args.samples, actor.name)
         sizes = golden.sizes(p)
     verb = "added to" if args.action == "add" else "removed from"
-    _emit(args, {"added" if args.action == "add" else "removed": moved, "sizes": sizes},
+    emit(args, {"added" if args.action == "add" else "removed": moved, "sizes": sizes},
           f"{len(moved)} part(s) {verb} the golden set; now " + ", ".join(f"{k} {v}" for k, v in sizes.items()))
     return 0
 

@@ -4,15 +4,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from inspector.cli._common import emit
 from inspector.core.errors import ConfigError, ImageDecodeError
 
 EVAL_DATA_HELP = ("anomaly models: DIR/good/ (or ok/, or --good NAME) holds good parts, every other folder "
                   "defects; masks beside the image as NAME.png (Magnetic Tile: x.jpg + x.png) or under "
                   "DIR/masks/<class>/<same name>.png (what `inspector synth` writes)")
-
-
-def _emit(args, obj: dict, text: str) -> None:
-    print(json.dumps(obj, default=str) if getattr(args, "json", False) else text)
 
 
 def model_kind(project, version: str | None) -> str | None:
@@ -28,19 +25,19 @@ def model_kind(project, version: str | None) -> str | None:
 
 def eval_is_anomaly(args) -> bool:
     """`inspector eval` takes the anomaly path when --model (or, without it, the active model) is one."""
-    from inspector.cli.main import _open_project
+    from inspector.cli._common import open_project
 
-    with _open_project(args.project) as p:
+    with open_project(args.project) as p:
         return model_kind(p, args.model) == "anomaly"
 
 
 def predict_route(args) -> str | None:
     """"anomaly" for --model naming an anomaly version; "combined" without --model while an anomaly
     model is active (the active classifier, if any, then names the defect type); None: classifier only."""
-    from inspector.cli.main import _open_project
+    from inspector.cli._common import open_project
     from inspector.core.registry import ModelRegistry
 
-    with _open_project(args.project) as p:
+    with open_project(args.project) as p:
         if args.model:
             return "anomaly" if model_kind(p, args.model) == "anomaly" else None
         return "combined" if ModelRegistry(p).active("anomaly") is not None else None
@@ -48,7 +45,7 @@ def predict_route(args) -> str | None:
 
 # -- anomaly fit / accept / mask ------------------------------------------------------------------------
 def cmd_fit(args) -> int:
-    from inspector.cli.main import _open_project
+    from inspector.cli._common import open_project
     from inspector.cli.progress_bar import TerminalProgress
     from inspector.core.anomaly.fitting import fit_project
     from inspector.core.anomaly.model import preset
@@ -61,7 +58,7 @@ def cmd_fit(args) -> int:
         raise ConfigError("--coreset-ratio sets a fixed configuration — use it with --preset texture or detail")
     from inspector.cli.account_cmds import activate_after_fit, login
 
-    with _open_project(args.project) as p:
+    with open_project(args.project) as p:
         actor = login(p, args.user, "model.fit")
         out = fit_project(p, frr=args.frr, config=cfg, preset_name=args.preset, activate=None,
                           user=actor.name, progress=TerminalProgress(quiet=args.quiet or args.json), cancel=CancelToken())
@@ -76,18 +73,18 @@ def cmd_fit(args) -> int:
             f"at {args.frr:.2%} false rejects ({out.calibration_source}), {out.fit_s:.1f} s")
     if out.auto is not None:
         text += f"\nsettings: {out.auto.reason}\n" + "\n".join(f"  {line}" for line in out.auto.expected_lines())
-    _emit(args, obj, text)
+    emit(args, obj, text)
     return 0
 
 
 def cmd_accept(args) -> int:
-    from inspector.cli.main import _open_project
+    from inspector.cli._common import open_project
     from inspector.core.anomaly.accept import propose_accept
 
     from inspector.cli.account_cmds import login
     from inspector.core import golden
 
-    with _open_project(args.project) as p:
+    with open_project(args.project) as p:
         actor = login(p, args.user, "model.accept") if not args.dry_run else None
         proposal = propose_accept(p, args.model, [Path(i) for i in args.images])
         version = None
@@ -111,12 +108,12 @@ def cmd_accept(args) -> int:
     else:
         lines.append("golden set: empty — mark labelled parts golden (`inspector golden add ID…`, or Ctrl+G in "
                      "Review) to check corrections")
-    _emit(args, obj, "\n".join(lines))
+    emit(args, obj, "\n".join(lines))
     return 0
 
 
 def cmd_mask(args) -> int:
-    from inspector.cli.main import _open_project
+    from inspector.cli._common import open_project
     from inspector.core.anomaly.store import write_ignore_mask
     from inspector.core.imageio import decode_image, read_image_bytes
 
@@ -124,21 +121,21 @@ def cmd_mask(args) -> int:
         raise ConfigError("give either --set MASK.png or --clear")
     from inspector.cli.account_cmds import login
 
-    with _open_project(args.project) as p:
+    with open_project(args.project) as p:
         login(p, args.user, "mask.edit")
         mask = None if args.clear else decode_image(read_image_bytes(args.set)).max(axis=2) > 127
         path = write_ignore_mask(p, mask)
-    _emit(args, {"ignore_mask": None if args.clear else str(path)},
+    emit(args, {"ignore_mask": None if args.clear else str(path)},
           "ignore mask removed" if args.clear else f"ignore mask stored as {path}; refit to use it")
     return 0
 
 
 # -- eval and predict on anomaly models -----------------------------------------------------------------
 def cmd_eval(args) -> int:
-    from inspector.cli.main import _open_project
+    from inspector.cli._common import open_project
     from inspector.core.anomaly.evaluate import evaluate_anomaly
 
-    with _open_project(args.project) as p:
+    with open_project(args.project) as p:
         m = evaluate_anomaly(p, args.model, args.data, good_names=args.good, backend=args.backend)
     fmt = lambda v: "n/a" if v is None else f"{v:.4f}"  # noqa: E731
     lines = [f"anomaly model {m['version']} on {m['data']}: {m['good']} good, {m['defect']} defect images",
@@ -150,7 +147,7 @@ def cmd_eval(args) -> int:
         lines.append(f"  {name:<20} {c['flagged']:>5}/{c['count']:<5} flagged"
                      + (f"  AUROC {c['auroc']:.4f}" if c["auroc"] is not None else ""))
     lines += [f"  skipped {path}: {why}" for path, why in m["rejected"]]
-    _emit(args, m, "\n".join(lines))
+    emit(args, m, "\n".join(lines))
     return 0
 
 
@@ -161,13 +158,13 @@ def _ci(rate, ci) -> str:
 def cmd_predict(args, combined: bool) -> int:
     """combined: the active anomaly model plus the active classifier (when there is one); otherwise the
     anomaly version named by --model alone."""
-    from inspector.cli.main import _open_project
+    from inspector.cli._common import open_project
     from inspector.core.anomaly.combined import CombinedPredictor
     from inspector.core.anomaly.heatmap import overlay
     from inspector.core.image_store import write_file_atomically
     from inspector.core.imageio import decode_image, encode_png, read_image_bytes
 
-    with _open_project(args.project) as p:
+    with open_project(args.project) as p:
         if combined:
             predictor = CombinedPredictor.from_project(p, backend=args.backend)
         else:

@@ -26,10 +26,10 @@ def parse_since(text: str | None, now: float | None = None) -> float | None:
 
 
 def cmd_audit(args) -> int:
-    from inspector.cli.main import _open_project
+    from inspector.cli._common import open_project
     from inspector.core import audit
 
-    with _open_project(args.project) as p:
+    with open_project(args.project) as p:
         if args.action == "verify":
             result = audit.verify(p.db)
             print(json.dumps({"ok": result.ok, "rows": result.rows, "head": result.head, "bad_row": result.bad_row,

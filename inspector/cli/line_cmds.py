@@ -71,9 +71,9 @@ def add_commands(add) -> None:
 
 
 def cmd_line(args) -> int:
-    from inspector.cli.main import _open_project
+    from inspector.cli._common import open_project
     from inspector.core.line.outputs import LineIO, LineSettings
-    with _open_project(args.project) as project:
+    with open_project(args.project) as project:
         s = settings_from(args, project)
         if args.clear:
             s = LineSettings(station=s.station)

@@ -59,7 +59,7 @@ def _ms(v) -> str:
 
 
 def cmd_run(args) -> int:
-    from inspector.cli.main import _open_project
+    from inspector.cli._common import open_project
     from inspector.core.live.pipeline import LiveConfig, LivePipeline
 
     quiet = args.quiet or args.json
@@ -73,7 +73,7 @@ def cmd_run(args) -> int:
     config = LiveConfig(source=args.source, trigger=args.trigger, roi=args.roi, model=args.model,
                         backend=args.backend, threads=args.threads, max_frames=args.max_frames,
                         record=not args.no_record, not_inspected_as=args.not_inspected_as, stall_s=args.stall_s)
-    with _open_project(args.project) as project:
+    with open_project(args.project) as project:
         line, config.part_id = line_for_run(args, project, lambda kind, message: on_event(_LineEvent(kind, message)))
         if line is not None and line.plc is not None:
             config.trigger = line.plc
@@ -159,12 +159,12 @@ def _trigger_on_enter(pipeline, quiet: bool) -> None:
 
 
 def cmd_results(args) -> int:
-    from inspector.cli.main import _open_project
+    from inspector.cli._common import open_project
     from inspector.core.live.results import ResultsLog, parse_time
 
     if args.part:
         from inspector.cli.line_cmds import part_story, print_story
-        with _open_project(args.project) as project:
+        with open_project(args.project) as project:
             story = part_story(project, args.part)
         if args.json:
             print(json.dumps(story, default=str))
@@ -172,7 +172,7 @@ def cmd_results(args) -> int:
             print_story(story)
         return 0 if story["results"] else 1
     since, until = parse_time(args.since), parse_time(args.until)
-    with _open_project(args.project) as project, ResultsLog(project.root) as log:
+    with open_project(args.project) as project, ResultsLog(project.root) as log:
         counters = log.counters(since=since, until=until, run_id=args.run)
         runs = [r for r in log.runs() if args.run is None or r["id"] == args.run]
         exported = log.export_csv(args.csv, since=since, until=until, run_id=args.run) if args.csv else None

@@ -7,22 +7,10 @@ import json
 import logging
 import sqlite3
 import sys
-from pathlib import Path
 
 from inspector import __version__
+from inspector.cli._common import emit, open_project
 from inspector.core.errors import Cancelled, InspectorError
-
-
-def _open_project(path):
-    """Project.open, plus one line on stderr when opening moved files to quarantine (stdout stays
-    clean for --json)."""
-    from inspector.core.project import Project
-
-    p = Project.open(path)
-    line = p.recovery.line()
-    if line:
-        print(f"note: {line}", file=sys.stderr)
-    return p
 
 
 class _SkippedImages(logging.Handler):
@@ -51,16 +39,12 @@ class _SkippedImages(logging.Handler):
                 f"them: {shown}{more}")
 
 
-def _emit(args, obj: dict, text: str) -> None:
-    print(json.dumps(obj, default=str) if getattr(args, "json", False) else text)
-
-
 # -- project, import, export, synth -------------------------------------------------------------------
 def cmd_project_init(args) -> int:
     from inspector.core.project import Project
 
     p = Project.init(args.path, name=args.name)
-    _emit(args, {"project": str(p.root)}, f"created project {p.root}")
+    emit(args, {"project": str(p.root)}, f"created project {p.root}")
     p.close()
     return 0
 
@@ -68,7 +52,7 @@ def cmd_project_init(args) -> int:
 def cmd_project_info(args) -> int:
     from inspector.core.registry import ModelRegistry
 
-    with _open_project(args.path) as p:
+    with open_project(args.path) as p:
         counts = p.counts()
         per_class = counts["per_class"]
         active = ModelRegistry(p).active_version()
@@ -84,7 +68,7 @@ def cmd_project_info(args) -> int:
         lines.append(f"golden set: {golden_n} parts" + ("" if golden_n else " — `inspector golden add ID…` marks "
                                                                        "labelled parts that every model change is "
                                                                        "checked on"))
-        _emit(args, obj, "\n".join(lines))
+        emit(args, obj, "\n".join(lines))
     return 0
 
 
@@ -93,23 +77,23 @@ def cmd_import(args) -> int:
 
     from inspector.cli.account_cmds import login
 
-    with _open_project(args.project) as p:
+    with open_project(args.project) as p:
         actor = login(p, args.user, "import")
         s = import_imagefolder(p, args.src, user=actor.name)
     obj = {"added": s.added, "duplicates": s.duplicates, "rejected": [list(r) for r in s.rejected],
            "per_class": s.per_class}
-    _emit(args, obj, str(s))
+    emit(args, obj, str(s))
     return 0
 
 
 def cmd_export(args) -> int:
     from inspector.core.exporter import export_imagefolder
 
-    with _open_project(args.project) as p:
+    with open_project(args.project) as p:
         from inspector.cli.account_cmds import login
 
         s = export_imagefolder(p, args.to, user=login(p, args.user, "export").name)
-    _emit(args, s, f"exported {s.get('exported', s)} images to {args.to}")
+    emit(args, s, f"exported {s.get('exported', s)} images to {args.to}")
     return 0
 
 
@@ -118,7 +102,7 @@ def cmd_synth(args) -> int:
 
     s = write_imagefolder(args.out, args.count, seed=args.seed, defect_rate=args.defect_rate,
                           size=(args.size, args.size), balanced=args.balanced)
-    _emit(args, s, f"wrote {s['count']} parts to {args.out}: "
+    emit(args, s, f"wrote {s['count']} parts to {args.out}: "
                    + ", ".join(f"{k} {v}" for k, v in sorted(s["per_class"].items())))
     return 0
 
@@ -147,7 +131,7 @@ def cmd_train(args) -> int:
     from inspector.cli.account_cmds import activate_after_fit, login
 
     cfg = _train_config(args)
-    with _open_project(args.project) as p, _SkippedImages() as skipped:
+    with open_project(args.project) as p, _SkippedImages() as skipped:
         actor = login(p, args.user, "train")
         out = train_project(p, cfg, warm_from=args.warm_from, progress=TerminalProgress(quiet=args.quiet),
                             cancel=CancelToken(), user=actor.name, activate=None)
@@ -163,7 +147,7 @@ def cmd_train(args) -> int:
            "wall_s": round(out.wall_s, 3), "device": out.result.device,
            "skipped": [{"file": f, "reason": why} for f, why in skipped.files]}
     acc = f"{m['accuracy']:.4f}" if m else "n/a (no validation images)"
-    _emit(args, obj, f"saved model {out.version.version}{' (active)' if out.version.active else ''}: "
+    emit(args, obj, f"saved model {out.version.version}{' (active)' if out.version.active else ''}: "
                      f"validation accuracy {acc}, {out.wall_s:.1f} s")
     return 0
 
@@ -175,7 +159,7 @@ def cmd_eval(args) -> int:
     if anomaly_cmds.eval_is_anomaly(args):
         return anomaly_cmds.cmd_eval(args)
 
-    with _open_project(args.project) as p:
+    with open_project(args.project) as p:
         m = evaluate_version(p, args.model, args.data, backend=args.backend)
     lines = [f"model {m['version']} on {m['data']}: accuracy {m['accuracy']:.4f} ({m['count']} images)"]
     for name, c in m["per_class"].items():
@@ -187,7 +171,7 @@ def cmd_eval(args) -> int:
 
         lines.append(describe(op))
     lines += [f"  skipped {path}: {why}" for path, why in m["rejected"]]
-    _emit(args, m, "\n".join(lines))
+    emit(args, m, "\n".join(lines))
     return 0
 
 
@@ -203,7 +187,7 @@ def cmd_predict(args) -> int:
     route = anomaly_cmds.predict_route(args)
     if route is not None:
         return anomaly_cmds.cmd_predict(args, combined=route == "combined")
-    with _open_project(args.project) as p:
+    with open_project(args.project) as p:
         reg = ModelRegistry(p)
         mv = require_classifier(reg, args.model)
         predictor = Predictor(mv.path, backend=args.backend, config=reg.read_config(mv.version))
@@ -230,7 +214,7 @@ def cmd_models(args) -> int:
     from inspector.core import golden
     from inspector.core.registry import ModelRegistry
 
-    with _open_project(args.project) as p:
+    with open_project(args.project) as p:
         reg = ModelRegistry(p)
         if args.action == "list":
             rows = reg.list()
@@ -239,25 +223,25 @@ def cmd_models(args) -> int:
             lines = [f"{'*' if m.active else ' '} {m.version:<6} {m.kind:<10} {m.summary.get('arch', ''):<13} "
                      f"val acc {m.summary.get('val_accuracy') if m.summary.get('val_accuracy') is not None else '-'}"
                      f"  train {m.summary.get('train', '-')}" for m in rows] or ["no models yet — run `inspector train`"]
-            _emit(args, obj, "\n".join(lines))
+            emit(args, obj, "\n".join(lines))
         elif args.action == "activate":  # the golden set is scored first; more escapes need a confirmation
             actor = login(p, args.user, "model.activate")
             check = golden.check_activation(p, reg, _need_version(args))
             m = reg.activate(check.version, actor.name,
                              detail=golden.approve(p, check, actor, args.confirm_reason, "model.activate"))
-            _emit(args, {"active": m.version, "golden": check.to_dict()}, f"{m.version} is now active\n{check.line()}")
+            emit(args, {"active": m.version, "golden": check.to_dict()}, f"{m.version} is now active\n{check.line()}")
         elif args.action == "rollback":
             actor = login(p, args.user, "model.rollback")
             target, current = reg.rollback_target(), reg.active()
             check = golden.check_change(p, reg, target.version, current.version)
             m = reg.rollback(actor.name, detail=golden.approve(p, check, actor, args.confirm_reason, "model.rollback"))
-            _emit(args, {"active": m.version, "golden": check.to_dict()},
+            emit(args, {"active": m.version, "golden": check.to_dict()},
                   f"rolled back: {m.version} is now active\n{check.line()}")
         elif args.action == "delete":
             v = _need_version(args)
             actor = login(p, args.user, "model.delete")
             reg.delete(v, actor.name)
-            _emit(args, {"deleted": v}, f"deleted {v}")
+            emit(args, {"deleted": v}, f"deleted {v}")
     return 0
 
 

@@ -9,10 +9,10 @@ from inspector.core.progress import StageProgress
 
 
 def cmd_retention(args) -> int:
-    from inspector.cli.main import _open_project
+    from inspector.cli._common import open_project
     from inspector.core import retention
 
-    with _open_project(args.project) as p:
+    with open_project(args.project) as p:
         changes = {"results_days": args.results_days, "review_queue_max": args.review_queue,
                    "discarded_days": args.discarded_days, "every_h": args.every_h}
         policy = (retention.save_policy(p, **changes) if any(v is not None for v in changes.values())
@@ -30,14 +30,14 @@ def cmd_retention(args) -> int:
 
 
 def cmd_maintenance(args) -> int:
-    from inspector.cli.main import _open_project
+    from inspector.cli._common import open_project
     from inspector.core.maintenance import run_maintenance
 
     def progress(e) -> None:
         if isinstance(e, StageProgress) and e.done == 0 and not args.json:
             print(f"{e.stage}…", file=sys.stderr, flush=True)
 
-    with _open_project(args.project) as p:
+    with open_project(args.project) as p:
         report = run_maintenance(p, vacuum=args.vacuum, progress=progress)
     if args.json:
         print(json.dumps(report.to_dict()))

@@ -24,3 +24,104 @@ def test_core_imports_without_qt():
     assert out.returncode == 0, out.stderr[-2000:]
     n = len(list(pkgutil.walk_packages(inspector.core.__path__, "inspector.core.")))
     assert out.stdout.strip() == f"ok {n}" and n >= 10
+
+
+# -- the import graph of inspector/ (imports inside functions count too: they run sooner or later) ------
+def _import_graph() -> dict[str, set[str]]:
+    import ast
+    from pathlib import Path
+
+    root = Path(inspector.core.__file__).resolve().parents[1]
+    mods = {}
+    for f in root.rglob("*.py"):
+        parts = list(f.relative_to(root.parent).with_suffix("").parts)
+        mods[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = f
+
+    def resolve(name: str) -> str | None:
+        while name and name not in mods:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    edges: dict[str, set[str]] = {m: set() for m in mods}
+    for m, f in mods.items():
+        is_pkg = f.name == "__init__.py"
+        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    here = m.split(".") if is_pkg else m.split(".")[:-1]
+                    base = ".".join(here[: len(here) - (node.level - 1)] + ([base] if base else []))
+                targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in mods else base for a in node.names]
+            else:
+                continue
+            for t in targets:
+                r = resolve(t) if t.split(".")[0] == "inspector" else None
+                if r and r != m and not m.startswith(r + "."):  # a module importing its own package
+                    edges[m].add(r)
+    return edges
+
+
+def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    out = []
+    for start in edges:
+        if start in index:
+            continue
+        work = [(start, iter(sorted(edges[start])))]
+        index[start] = low[start] = len(index)
+        stack.append(start)
+        on.add(start)
+        while work:
+            v, it = work[-1]
+            w = next(it, None)
+            if w is not None:
+                if w not in index:
+                    index[w] = low[w] = len(index)
+                    stack.append(w)
+                    on.add(w)
+                    work.append((w, iter(sorted(edges[w]))))
+                elif w in on:
+                    low[v] = min(low[v], index[w])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[v])
+            if low[v] == index[v]:
+                comp = []
+                while True:
+                    w = stack.pop()
+                    on.discard(w)
+                    comp.append(w)
+                    if w == v:
+                        break
+                if len(comp) > 1:
+                    out.append(sorted(comp))
+    return out
+
+
+def test_no_import_cycles():
+    """A cycle makes import order matter and hides which module owns what (issue 10)."""
+    assert _cycles(_import_graph()) == []
+
+
+def test_cycle_finder_finds_a_cycle():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_gui_never_imports_cli_and_core_never_imports_gui():
+    edges = _import_graph()
+    wrong = sorted(f"{m} -> {t}" for m, ts in edges.items() for t in ts
+                   if (m.startswith("inspector.gui") and t.startswith("inspector.cli"))
+                   or (m.startswith("inspector.core") and (t.startswith(("inspector.gui", "inspector.cli")))))
+    assert wrong == []
+
+
+def test_core_has_no_module_named_for_the_gui():
+    names = [m.name for m in pkgutil.walk_packages(inspector.core.__path__, "inspector.core.")]
+    assert [n for n in names if "gui" in n.rsplit(".", 1)[-1] or "widget" in n] == []

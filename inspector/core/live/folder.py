@@ -15,7 +15,7 @@ from pathlib import Path
 from inspector.core.errors import ImageDecodeError
 from inspector.core.imageio import IMAGE_EXTENSIONS, decode_image, read_image_bytes
 from inspector.core.live.folder_state import SeenMemory, arrival_stamp
-from inspector.core.live.sources import CorruptFrame, Source, SourceError
+from inspector.core.live.source_base import CorruptFrame, Source, SourceError
 
 DONE_DIR = "done"
 

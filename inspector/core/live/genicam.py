@@ -28,7 +28,7 @@ import numpy as np
 
 from inspector.core.errors import ConfigError
 from inspector.core.live.roi import Roi
-from inspector.core.live.sources import Source, SourceError
+from inspector.core.live.source_base import Source, SourceError
 
 _SYSTEM_GI = (Path("/usr/lib/python3/dist-packages/gi"), Path("/usr/lib64/python3/site-packages/gi"))
 # pixel format → conversion to RGB
@@ -255,7 +255,7 @@ def _msg(e: Exception) -> str:
 
 
 def from_spec(spec: str) -> GenicamSource:
-    from inspector.core.live.sources import _options
+    from inspector.core.live.source_base import parse_options
     rest = spec[len("genicam://"):]
     device, _, query = rest.partition("?")
-    return GenicamSource(device.strip("/") or None, **_options(query, _OPTIONS, spec))
+    return GenicamSource(device.strip("/") or None, **parse_options(query, _OPTIONS, spec))

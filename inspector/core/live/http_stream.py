@@ -18,7 +18,7 @@ import numpy as np
 
 from inspector.core.errors import ConfigError
 from inspector.core.live.credentials import redact, split_credentials
-from inspector.core.live.sources import CorruptFrame, Source, SourceError, SourceStalled, to_rgb
+from inspector.core.live.source_base import CorruptFrame, Source, SourceError, SourceStalled, to_rgb
 
 MAX_PART = 64 << 20  # a part bigger than this is not a camera frame
 

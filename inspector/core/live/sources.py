@@ -7,70 +7,15 @@ import time
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
-from urllib.parse import parse_qsl
 
 import cv2
-import numpy as np
 
-from inspector.core.errors import ConfigError, InspectorError
+from inspector.core.errors import ConfigError
 from inspector.core.live.credentials import redact  # noqa: F401 - also the name the GUI and tests use
-
-
-class SourceError(InspectorError):
-    """The source cannot be opened or was lost (unplugged, stream cut, file unreadable); retried."""
-
-
-class CorruptFrame(SourceError):
-    """One frame could not be decoded; the source stays open. The pipeline counts it and, when the
-    trigger fired on it, logs the part as not inspected (corrupt_frame). meta: what the source knows."""
-
-    def __init__(self, message: str, meta: dict | None = None):
-        super().__init__(message)
-        self.meta = dict(meta or {})
-
-
-class SourceStalled(SourceError):
-    """The source is open but sent nothing for its stall time; the pipeline reconnects."""
-
-
-class SourceEnded(Exception):
-    """A finite source (a video file without loop, a counted synthetic run) has no more frames."""
-
-
-class Source:
-    """open() may raise SourceError; read(timeout) returns (image RGB uint8, meta) or None when no
-    frame came within timeout, and raises CorruptFrame, SourceError or SourceEnded.
-
-    live: frames come at the source's own pace and the pipeline keeps only the newest; otherwise
-    the source waits for the pipeline (nothing dropped). backlog: frames are already waiting (a
-    folder), so several may be batched. dropped: frames the source itself had to skip."""
-
-    name = "source"
-    live = True
-    backlog = False
-    can_stall = False  # a camera or stream: open but silent for stall_s means STALLED (files, folders wait)
-
-    def __init__(self) -> None:
-        self.dropped = 0
-        self.stall_s = 2.0  # set by the pipeline (LiveConfig.stall_s)
-
-    def open(self) -> None:
-        pass
-
-    def read(self, timeout: float = 0.5) -> tuple[np.ndarray, dict] | None:
-        raise NotImplementedError
-
-    def close(self) -> None:
-        pass
-
-
-def to_rgb(frame: np.ndarray) -> np.ndarray:
-    """OpenCV's BGR / grey / BGRA frames as RGB uint8."""
-    if frame.ndim == 2:
-        return cv2.cvtColor(frame, cv2.COLOR_GRAY2RGB)
-    if frame.shape[2] == 4:
-        return cv2.cvtColor(frame, cv2.COLOR_BGRA2RGB)
-    return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+# the interface and errors, re-exported: callers open sources and catch their errors through this module
+from inspector.core.live.source_base import (  # noqa: F401
+    CorruptFrame, Source, SourceEnded, SourceError, SourceStalled, parse_options, to_rgb,
+)
 
 
 class CaptureSource(Source):
@@ -165,19 +110,6 @@ class CaptureSource(Source):
             cap.release()
 
 
-def _options(query: str, allowed: dict[str, type], spec: str) -> dict:
-    out = {}
-    for key, value in parse_qsl(query, keep_blank_values=True):
-        if key not in allowed:
-            raise ConfigError(f"source {spec!r}: unknown option {key!r} — allowed: {', '.join(sorted(allowed))}")
-        try:
-            typ = allowed[key]
-            out[key] = value.lower() in ("1", "true", "yes", "on", "") if typ is bool else typ(value)
-        except ValueError:
-            raise ConfigError(f"source {spec!r}: option {key}={value!r} is not a {allowed[key].__name__}") from None
-    return out
-
-
 def _is(p: Path, test: str) -> bool:
     """Path.exists/is_dir/is_file, False for a name the OS refuses (too long, a NUL byte): not a path."""
     try:
@@ -232,9 +164,9 @@ def open_source(spec: str | Source) -> Source:
     if _is(p, "is_dir"):
         from inspector.core.live.folder import FolderSource
 
-        return FolderSource(p, **_options(query, {"existing": bool, "poll": float, "settle": float, "done": bool,
+        return FolderSource(p, **parse_options(query, {"existing": bool, "poll": float, "settle": float, "done": bool,
                                                   "remember": bool, "rescan": float}, spec))
     if _is(p, "is_file"):
-        return CaptureSource(str(p), str(p), kind="file", **_options(query, {"loop": bool, "realtime": bool}, spec))
+        return CaptureSource(str(p), str(p), kind="file", **parse_options(query, {"loop": bool, "realtime": bool}, spec))
     raise ConfigError(f"source {spec!r} is not a camera index, a URL, an existing video file or folder, "
                       "or synthetic://line — check the spelling or the path")

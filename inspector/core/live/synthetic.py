@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 
 from inspector.core.errors import ConfigError
-from inspector.core.live.sources import CorruptFrame, Source, SourceEnded, _options
+from inspector.core.live.source_base import CorruptFrame, Source, SourceEnded, parse_options
 from inspector.core.synth import DEFECT_TYPES, SyntheticLine
 
 _OPTIONS = {"fps": float, "defect_rate": float, "seed": int, "size": int, "mode": str, "count": int,
@@ -66,7 +66,7 @@ class SyntheticSource(Source):
             u = None
         if u is None or u.netloc != "line" or u.path not in ("", "/"):
             raise ConfigError(f"synthetic source {spec!r} is not known — use synthetic://line?fps=30&defect_rate=0.1")
-        return cls(name=spec, **_options(u.query, _OPTIONS, spec))
+        return cls(name=spec, **parse_options(u.query, _OPTIONS, spec))
 
     @property
     def cycle(self) -> int:
