@@ -111,7 +111,7 @@ class AnomalyHook(QObject):
             show_error(self.review, str(e))
             return
         self.review.ok_part_btn.setEnabled(False)
-        self.session.message.emit(f"Checking what accepting part #{sid} would change on the golden set…")
+        self.session.say(f"Checking what accepting part #{sid} would change on the golden set…")
         self.session.runner.run(
             lambda progress, cancel: self.backend.preview_ok(root, version, sid, progress=progress, cancel=cancel),
             "anomaly-preview", on_result=self._ask, on_error=self._failed)
@@ -141,17 +141,13 @@ class AnomalyHook(QObject):
             self.session.runner.run(
                 lambda progress, cancel: self.backend.accept_ok(root, version, preview.sample_id, user,
                                                                 progress=progress, cancel=cancel, detail=detail),
-                "anomaly-accept", on_result=lambda v: self._accepted(preview.sample_id, v), on_error=self._failed)
+                "anomaly-accept", on_result=lambda v: self._accepted(preview.sample_id, version, v), on_error=self._failed)
         if golden_guard.decide(self.session, self.review, check, "model.accept", accept) is None and check.escapes_up:
             self.review.ok_part_btn.setEnabled(True)  # refused: nothing runs
 
-    def _accepted(self, sample_id: int, new_version: str) -> None:
+    def _accepted(self, sample_id: int, previous_version: str, new_version: str) -> None:
         self.review.ok_part_btn.setEnabled(True)
-        ok = self.session.ok_class()
-        if ok is not None:
-            self.session.label(sample_id, ok)
-        self.session.models_changed.emit()
-        self.session.message.emit(f"Part #{sample_id} accepted as OK: anomaly model {new_version} is active")
+        self.session.accepted(sample_id, previous_version, new_version)
 
     def _failed(self, message: str) -> None:
         self.review.ok_part_btn.setEnabled(True)

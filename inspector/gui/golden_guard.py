@@ -37,14 +37,14 @@ def check_then(session, parent: QWidget, version: str, previous: str | None, act
                                    golden.GoldenCounts())
         decide(session, parent, empty, action, on_ok)
         return None
-    session.message.emit(f"Checking {version} on the golden set before it goes on the line…")
+    session.say(f"Checking {version} on the golden set before it goes on the line…")
     return session.runner.run(_check_task(session.root, version, previous), "golden-check",
                               on_result=lambda check: decide(session, parent, check, action, on_ok),
                               on_error=lambda m: show_error(parent, m))
 
 
 def decide(session, parent: QWidget, check: golden.GoldenCheck, action: str, on_ok) -> "ReasonDialog | None":
-    session.message.emit(check.line())
+    session.say(check.line())
     if not check.escapes_up:
         on_ok(golden.approve(session.project, check, session.actor, None, action))
         return None
@@ -62,7 +62,7 @@ def decide(session, parent: QWidget, check: golden.GoldenCheck, action: str, on_
         except InspectorError as e:
             show_error(parent, str(e))
     dialog.accepted.connect(confirmed)
-    dialog.rejected.connect(lambda: session.message.emit(f"Kept the line's model: {check.version} was not confirmed"))
+    dialog.rejected.connect(lambda: session.say(f"Kept the line's model: {check.version} was not confirmed"))
     dialog.open()
     return dialog
 

@@ -250,7 +250,7 @@ class LivePanel(QWidget):
         for key, value in (("live.source", prefs.source), ("live.trigger", prefs.trigger), ("live.roi", prefs.roi),
                            (NOT_INSPECTED_SETTING, config.not_inspected_as)):
             if project.get_meta(key) != value:
-                project.set_meta(key, value)
+                self.session.set_setting(key, value)
         self.line_box.save(line, config.part_id)
         self._trigger_mode = config.trigger
         self._set_status(f"Starting {redact(config.source)} …")

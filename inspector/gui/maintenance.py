@@ -58,17 +58,17 @@ class MaintenanceScheduler(QObject):
 
     def run_now(self, *, scheduled: bool = False):
         if self.running:
-            self.session.message.emit("Maintenance is already running")
+            self.session.say("Maintenance is already running")
             return None
         vacuum = "never" if self.session.live.running else "auto"
-        self.session.message.emit("Maintenance: pruning by the retention settings, checking the databases…")
+        self.session.say("Maintenance: pruning by the retention settings, checking the databases…")
         return self.session.runner.run(_maintenance_task(self.session.root, vacuum), "maintenance",
                                        on_result=self._done, on_error=self._failed)
 
     def _done(self, report) -> None:
         if report.queue_dropped or report.queue_discarded or report.images_pruned:
-            self.session.samples_changed.emit()
-        self.session.message.emit(f"Maintenance: {report.line()}")
+            self.session.samples_added()
+        self.session.say(f"Maintenance: {report.line()}")
         if not report.ok:
             show_error(self.window, f"Maintenance: {report.line()}")
         self.finished.emit(report)

@@ -248,7 +248,7 @@ class ModelsPanel(QWidget):
             return None
         return self.session.runner.run(
             export_onnx_task(mv.path, Path(dest)), "export",
-            on_result=lambda p: self.session.message.emit(f"Exported {version} to {p}"),
+            on_result=lambda p: self.session.say(f"Exported {version} to {p}"),
             on_error=lambda m: show_error(self, m))
 
     def _ask_export(self) -> None:

@@ -24,12 +24,10 @@ def add_class(parent, session, name: str | None = None, kind: str | None = None)
             return False
         kind = "ok" if choice == "OK part" else "defect"
     try:
-        cls = session.project.add_class(name.strip(), kind)
+        session.add_class(name.strip(), kind)
     except InspectorError as e:
         show_error(parent, str(e))
         return False
-    session.samples_changed.emit()
-    session.message.emit(f"Class {cls.name} added" + (f" (key {cls.shortcut})" if cls.shortcut else ""))
     return True
 
 
@@ -43,11 +41,10 @@ def import_folder(parent, session, src: str | Path | None = None):
 
     def progress(e) -> None:
         if isinstance(e, StageProgress):
-            session.message.emit(f"Importing images: {e.done} of {e.total}")
+            session.say(f"Importing images: {e.done} of {e.total}")
 
     def done(summary) -> None:
-        session.samples_changed.emit()
-        session.message.emit(summary.lines()[0])
+        session.samples_added(summary.lines()[0])
         if summary.rejected or summary.conflicts or summary.cancelled:
             QMessageBox.information(parent, "Import", "\n".join(summary.lines()[:30]))
 

@@ -84,7 +84,8 @@ class ReviewPanel(QWidget):
         self.skip_btn = self._button("Skip  [Backspace]", "Leave this part for later", self.skip)
         self.discard_btn = self._button("Discard  [Del]", "Not a usable picture (empty belt, blurred): keep it "
                                         "out of training", self.discard)
-        self.undo_btn = self._button("Undo  [Ctrl+Z]", "Take back the last label", self.undo)
+        self.undo_btn = self._button("Undo  [Ctrl+Z]", "Take back the last label, discard, golden-set change or "
+                                     "\"this part is OK\"", self.undo)
         self.ok_part_btn = self._button("This part is OK", "Teach the anomaly model that this part is normal",
                                         self._this_part_is_ok)
         self.ok_part_btn.setVisible(False)
@@ -301,7 +302,7 @@ class ReviewPanel(QWidget):
             show_error(self, str(e))
             return
         self.labelled.emit(s.id, name)
-        self.session.message.emit(f"Part #{s.id} labelled {name}")
+        self.session.say(f"Part #{s.id} labelled {name}")
 
     def label_ok(self) -> None:
         name = self.session.ok_class()
@@ -320,11 +321,9 @@ class ReviewPanel(QWidget):
         if s is None:
             return
         try:
-            self.session.project.discard(s.id, self.session.user)
+            self.session.discard(s.id)
         except InspectorError as e:
             show_error(self, str(e))
-            return
-        self.session.samples_changed.emit()
 
     def undo(self) -> None:
         try:

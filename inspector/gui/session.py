@@ -1,5 +1,10 @@
 """One open project in the GUI: the project store (GUI thread's own connection), who is working,
-the task runner, the live service, label undo, and the signals panels refresh on."""
+the task runner, the live service, undo, and the signals panels refresh on.
+
+Session is the only object that changes project state from the GUI and the only one that announces it:
+panels call its methods (label, discard, toggle_golden, accepted, model_saved, …) and listen to its
+signals; none emits them. Every reversible action joins one undo stack, so Ctrl+Z undoes the last one
+whatever it was."""
 from __future__ import annotations
 
 import logging
@@ -9,6 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from inspector.core import accounts, golden
+from inspector.core.errors import ModelError
 from inspector.core.project import Project
 from inspector.core.registry import ModelRegistry
 from inspector.gui.live_service import LiveService
@@ -28,6 +34,25 @@ class LabelChange:
     before_by: str | None
     before_at: float | None
     new_label: str
+
+
+@dataclass(frozen=True)
+class SplitChange:
+    """A part moved between splits (into or out of the golden set)."""
+
+    sample_id: int
+    before_split: str
+    new_split: str
+
+
+@dataclass(frozen=True)
+class AcceptChange:
+    """"This part is OK": a new anomaly version went on the line and the part was labelled OK."""
+
+    sample_id: int
+    previous_version: str | None  # the version that was on the line before
+    new_version: str
+    label: LabelChange | None
 
 
 class Session(QObject):
@@ -52,7 +77,7 @@ class Session(QObject):
         # not happen while a training thread is writing one.
         self.registry = ModelRegistry(project)
         self.live = LiveService(project.root, self.runner, self)
-        self._undo: list[LabelChange] = []
+        self._undo: list[LabelChange | SplitChange | AcceptChange] = []
         self._configs: dict[str, dict] = {}
 
     @classmethod
@@ -109,12 +134,14 @@ class Session(QObject):
     def toggle_golden(self, sample_id: int) -> bool:
         """Ctrl+G in Review: into the golden set, or out of it. Returns whether the part is golden now."""
         self.require("golden.edit")
-        if self.project.sample(sample_id).split == golden.GOLDEN:
+        before = self.project.sample(sample_id).split
+        if before == golden.GOLDEN:
             golden.remove(self.project, [sample_id], self.user)
             now = False
         else:
             golden.add(self.project, [sample_id], self.user)
             now = True
+        self._push(SplitChange(sample_id, before, self.project.sample(sample_id).split))
         self.samples_changed.emit()
         sizes = golden.sizes(self.project)
         self.message.emit(f"Part #{sample_id} {'is now in' if now else 'left'} the golden set "
@@ -128,27 +155,103 @@ class Session(QObject):
     def label(self, sample_id: int, label: str) -> None:
         """Save at once, with the inspector's name (the project audits it)."""
         self.require("label")
+        self._push(self._label(sample_id, label))
+        self.samples_changed.emit()
+
+    def _label(self, sample_id: int, label: str) -> LabelChange:
         s = self.project.sample(sample_id)
         self.project.set_label(sample_id, label, self.user)
-        self._undo.append(LabelChange(sample_id, s.label, s.status, s.labelled_by, s.labelled_at, label))
-        del self._undo[:-200]
+        return LabelChange(sample_id, s.label, s.status, s.labelled_by, s.labelled_at, label)
+
+    def discard(self, sample_id: int) -> None:
+        """Review's Delete: the part leaves the queue (its image stays until retention prunes it); undoable."""
+        self.require("label")
+        s = self.project.sample(sample_id)
+        self.project.discard(sample_id, self.user)
+        self._push(LabelChange(sample_id, s.label, s.status, s.labelled_by, s.labelled_at, "discarded"))
         self.samples_changed.emit()
+        self.message.emit(f"Part #{sample_id} discarded (Ctrl+Z brings it back)")
+
+    def _push(self, change) -> None:
+        self._undo.append(change)
+        del self._undo[:-200]
 
     def can_undo(self) -> bool:
         return bool(self._undo)
 
     def undo(self) -> int | None:
-        """Undo the last label; returns the sample id, or None when there is nothing to undo."""
+        """Undo the last reversible action (label, discard, golden set, "this part is OK"); returns its
+        sample id, or None when there is nothing to undo. A refused undo stays on the stack."""
         if not self._undo:
             return None
-        self.require("label")
-        ch = self._undo.pop()
-        self.project.restore_label_state(ch.sample_id, ch.before_label, ch.before_status, ch.before_by,
-                            ch.before_at, self.user)
+        ch = self._undo[-1]
+        if isinstance(ch, SplitChange):
+            self.require("golden.edit")
+            self.project.set_split(ch.sample_id, ch.before_split, self.user)
+            text = f"part #{ch.sample_id} is back in {ch.before_split}"
+        elif isinstance(ch, AcceptChange):
+            self.require("model.rollback")
+            if ch.previous_version is None:
+                raise ModelError(f"{ch.new_version} was the first anomaly model: there is none to go back to — "
+                                 "fit another or delete this one")
+            self.registry.activate(ch.previous_version, self.user, action="model.rollback",
+                                   detail={"undo": "this part is OK", "sample": ch.sample_id,
+                                           "undone_version": ch.new_version})
+            if ch.label is not None:
+                self._restore(ch.label)
+            self.models_changed.emit()
+            text = f"{ch.previous_version} is on the line again" + (
+                f", part #{ch.sample_id} is back to {ch.label.before_label or 'unreviewed'}" if ch.label else "")
+        else:
+            self.require("label")
+            self._restore(ch)
+            text = f"part #{ch.sample_id} is back to {ch.before_label or 'unreviewed'}"
+        self._undo.pop()
         self.samples_changed.emit()
-        self.message.emit(f"Undone: part #{ch.sample_id} is back to "
-                          f"{ch.before_label or 'unreviewed'}")
+        self.message.emit(f"Undone: {text}")
         return ch.sample_id
+
+    def _restore(self, ch: LabelChange) -> None:
+        self.project.restore_label_state(ch.sample_id, ch.before_label, ch.before_status, ch.before_by,
+                                         ch.before_at, self.user)
+
+    def set_setting(self, key: str, value: str, need: str | None = None) -> None:
+        """A project setting (audited by the project when it changes); need: the action it takes."""
+        if need:
+            self.require(need)
+        self.project.set_meta(key, value, self.user)
+
+    def add_class(self, name: str, kind: str):
+        self.require("classes.edit")
+        cls = self.project.add_class(name, kind)
+        self.samples_added(f"Class {cls.name} added" + (f" (key {cls.shortcut})" if cls.shortcut else ""))
+        return cls
+
+    # -- announcements of work done elsewhere (tasks on workers) ------------------------------------
+    def say(self, text: str) -> None:
+        """One line for the status bar."""
+        self.message.emit(text)
+
+    def samples_added(self, text: str = "") -> None:
+        """An import, a new class or maintenance changed samples or classes (their own code saved it)."""
+        self.samples_changed.emit()
+        if text:
+            self.message.emit(text)
+
+    def model_saved(self, version: str | None = None) -> None:
+        """A training or fit task saved (and maybe activated) a version."""
+        self._configs.pop(version, None)
+        self.models_changed.emit()
+
+    def accepted(self, sample_id: int, previous_version: str | None, new_version: str) -> None:
+        """"This part is OK" made new_version and put it on the line: label the part OK and make the
+        whole of it one undo step."""
+        ok = self.ok_class()
+        label = self._label(sample_id, ok) if ok is not None and self.may("label") else None
+        self._push(AcceptChange(sample_id, previous_version, new_version, label))
+        self.samples_changed.emit()
+        self.models_changed.emit()
+        self.message.emit(f"Part #{sample_id} accepted as OK: anomaly model {new_version} is active (Ctrl+Z undoes it)")
 
     def ok_class(self) -> str | None:
         return next((c.name for c in self.project.classes() if c.kind == "ok"), None)

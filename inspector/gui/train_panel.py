@@ -496,7 +496,7 @@ class TrainPanel(QWidget):
             tip += "\nSettings: " + s.settings + "\n" + "\n".join(s.expected)
         self.headline.setToolTip(tip)
         self.progress_text.setText(f"Done: {s.version} saved.")
-        self.session.models_changed.emit()
+        self.session.model_saved()
         self._update_activate()
 
     def cancel_training(self) -> None:
@@ -541,7 +541,7 @@ class TrainPanel(QWidget):
         self.confusion.set_metrics(s.metrics)
         self.comparison.set_metrics(s.metrics, s.compared_metrics)
         self.progress_text.setText(f"Done: {s.version} saved.")
-        self.session.models_changed.emit()
+        self.session.model_saved()
         self._update_activate()
 
     def _on_error(self, message: str) -> None:

@@ -159,6 +159,12 @@ def test_fit_from_the_train_panel_then_review_with_the_real_model(session, proje
         assert "settings chosen automatically" in models.details.text()
         assert not models.export_btn.isEnabled() and models.rollback_btn.isEnabled()
         shot(w, "models_anomaly")
+        # Ctrl+Z undoes "this part is OK" as one step: the model before it is back on the line, the part unlabelled
+        accepted = w.anomaly.version
+        assert session.undo() == target
+        assert session.registry.active("anomaly").version == version != accepted
+        assert session.project.sample(target).status == "unreviewed"
+        qtbot.waitUntil(lambda: w.anomaly.version == version, timeout=10_000)
     finally:
         for b in QApplication.topLevelWidgets():
             if isinstance(b, QMessageBox):

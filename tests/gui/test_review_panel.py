@@ -36,7 +36,14 @@ def test_keys_label_skip_discard_and_undo(window, project_path, qtbot):
     assert got[newest[4]][1] == "discarded"
     assert (newest[0], "Ana", "label", "good") in audit and (newest[4], "Ana", "status", "discarded") in audit
 
-    qtbot.keyClick(keys, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo the last label (missing)
+    # Ctrl+Z undoes the last action, whatever it was: first the discard (issue 10: it used to undo the
+    # label before it, on another part), then the label
+    qtbot.keyClick(keys, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    with Project.open(project_path) as p:
+        assert (p.sample(newest[4]).label, p.sample(newest[4]).status) == (None, "unreviewed")
+        assert p.sample(newest[3]).label == "missing"
+    assert panel.current.id == newest[4], "the part brought back is shown"
+    qtbot.keyClick(keys, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     with Project.open(project_path) as p:
         s = p.sample(newest[3])
         assert (s.label, s.status) == (None, "unreviewed")
@@ -44,6 +51,35 @@ def test_keys_label_skip_discard_and_undo(window, project_path, qtbot):
         assert p.counts()["labelled"] == 12 + 2
     assert panel.current.id == newest[3], "the undone part is shown again"
     assert image_is_not_blank(shot(panel, "review_panel"))
+
+
+def test_the_golden_set_key_is_undone_like_a_label(window, project_path, qtbot):
+    ids = add_flagged_parts(project_path, 2)
+    session = window.session
+    session.label(ids[0], "scratch")
+    with Project.open(project_path) as p:
+        before = p.sample(ids[0]).split
+    assert session.toggle_golden(ids[0]) is True
+    session.label(ids[1], "good")
+    assert session.undo() == ids[1] and session.undo() == ids[0]
+    with Project.open(project_path) as p:
+        assert p.sample(ids[0]).split == before != "golden" and p.sample(ids[1]).status == "unreviewed"
+        assert p.sample(ids[0]).label == "scratch"
+    assert session.undo() == ids[0] and session.undo() is None
+
+
+def test_only_the_session_announces_changes():
+    """Panels call Session's methods; none emits its signals (issue 10)."""
+    import re
+    from pathlib import Path
+
+    import inspector.gui
+
+    gui = Path(inspector.gui.__file__).parent
+    offenders = [f"{f.name}:{n}" for f in sorted(gui.glob("*.py")) if f.name != "session.py"
+                 for n, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1)
+                 if re.search(r"session\.(samples_changed|models_changed|actor_changed|message)\.emit\(", line)]
+    assert offenders == []
 
 
 def test_filters_by_status_class_and_suggestion(window, project_path, qtbot):
