@@ -50,9 +50,9 @@ def check_onnx_parity(model: InferenceModel, onnx_path: Path, images: np.ndarray
     """Compare PyTorch and ONNX Runtime on images: probabilities must agree to atol, logits to atol
     relative to their scale (float32 sums over 1280 features carry ~1e-7 relative error).
     Returns the larger of the two normalized differences; ModelError when it exceeds atol."""
-    import onnxruntime as ort
+    from inspector.core.onnx_sessions import onnx_session
 
-    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    sess = onnx_session(onnx_path, gpu=False)
     with torch.inference_mode():
         ref_logits, ref_probs = (t.numpy() for t in model(torch.from_numpy(images)))
     logits, probs = sess.run(["logits", "probs"], {"image": images})

@@ -10,6 +10,7 @@ import numpy as np
 from inspector.core.arrays import prepare
 from inspector.core.classifier import load_inference_model, read_config
 from inspector.core.errors import ModelError
+from inspector.core.onnx_sessions import onnx_session
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class Predictor:
         self._sess = self._torch = None
         if backend in ("auto", "onnx"):
             try:
-                self._sess = _onnx_session(self.dir / "model.onnx")
+                self._sess = onnx_session(self.dir / "model.onnx")
                 self.backend = "onnx"
             except Exception as e:  # a missing runtime or bad file: PyTorch still works
                 if backend == "onnx":
@@ -62,10 +63,3 @@ class Predictor:
         return out
 
 
-def _onnx_session(path: Path):
-    import onnxruntime as ort
-
-    providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in ort.get_available_providers()]
-    opts = ort.SessionOptions()
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return ort.InferenceSession(str(path), opts, providers=providers)

@@ -103,15 +103,10 @@ class FeatureRunner:
         """threads: ONNX Runtime intra-op threads (None or 0: its own choice)."""
         self.sess = self.model = None
         if onnx is not None:
-            import onnxruntime as ort
+            from inspector.core.onnx_sessions import onnx_session
 
-            opts = ort.SessionOptions()
-            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            if threads:
-                opts.intra_op_num_threads = int(threads)
-            src = onnx if isinstance(onnx, bytes) else str(onnx)
             try:
-                self.sess = ort.InferenceSession(src, opts, providers=["CPUExecutionProvider"])
+                self.sess = onnx_session(onnx, threads or 0, gpu=False)
             except Exception as e:  # a damaged file: name the part that is unusable
                 raise ModelError(f"the anomaly feature extractor cannot be loaded ({str(e).splitlines()[0][:200]})"
                                  " — refit the anomaly model or roll back") from None

@@ -15,6 +15,7 @@ from inspector.core.arrays import prepare
 from inspector.core.decision import cutoff_of, defect_columns, defect_probability, is_ng, normalized_score
 from inspector.core.errors import ModelError
 from inspector.core.live.frames import Verdict
+from inspector.core.onnx_sessions import default_threads, onnx_session  # noqa: F401 - default_threads: benches
 
 if TYPE_CHECKING:
     from inspector.core.registry import ModelRegistry, ModelVersion
@@ -44,32 +45,6 @@ def register_runner(kind: str, factory: RunnerFactory) -> None:
     RUNNERS[kind] = factory
 
 
-def default_threads() -> int:
-    """Inference threads when none are asked for: every core this process may use but one, which
-    stays free for capture, decoding, the results log and the GUI. Measured on a shared 2-core PC
-    (EfficientNet-Lite0, 224×224): 1 thread 18 ms/frame, ONNX Runtime's default of 2 threads 37 ms,
-    since its spinning threads fight the other work for the same two cores."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(1, cores - 1)
-
-
-def onnx_session(path: Path, threads: int | None = None):
-    """An ONNX Runtime session: CUDA when this onnxruntime has it, else the CPU, with `threads`
-    intra-op threads (None = default_threads(); 0 = ONNX Runtime's own choice)."""
-    import onnxruntime as ort
-
-    providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in ort.get_available_providers()]
-    opts = ort.SessionOptions()
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    threads = default_threads() if threads is None else int(threads)
-    if threads:
-        opts.intra_op_num_threads = threads
-    return ort.InferenceSession(str(path), opts, providers=providers)
-
-
 class ClassifierRunner:
     """A saved classifier version. The verdict is not ok when the defect classes together are at
     least as likely as the ok classes (score = their total probability); the label is the most
@@ -90,7 +65,7 @@ class ClassifierRunner:
             raise ModelError(f"backend {backend!r} is not known — use auto, onnx or torch")
         if backend in ("auto", "onnx"):
             try:
-                self._sess = onnx_session(self.dir / "model.onnx", threads)
+                self._sess = onnx_session(self.dir / "model.onnx", threads)  # None: default_threads()
                 cuda = "CUDAExecutionProvider" in self._sess.get_providers()
                 self.backend = "onnx-cuda" if cuda else "onnx-cpu"
                 if backend == "auto" and not cuda and _torch_has_cuda():
