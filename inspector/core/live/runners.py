@@ -1,10 +1,9 @@
 """Inference behind one small interface, so every model kind plugs into the live pipeline the same
-way: a ModelRunner turns a list of RGB crops into Verdicts. Classifiers run here (ONNX Runtime,
-CUDA provider when present, PyTorch as the fallback); other kinds register a factory."""
+way: a ModelRunner turns a list of RGB crops into Verdicts. Classifiers run through core.predictor
+(the predictor predict and eval use), anomaly models through core.anomaly.live; the kinds are listed
+at the end of this module."""
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -15,7 +14,8 @@ from inspector.core.arrays import prepare
 from inspector.core.decision import cutoff_of, defect_columns, defect_probability, is_ng, normalized_score
 from inspector.core.errors import ModelError
 from inspector.core.live.frames import Verdict
-from inspector.core.onnx_sessions import default_threads, onnx_session  # noqa: F401 - default_threads: benches
+from inspector.core.onnx_sessions import default_threads, onnx_session  # noqa: F401 - bench/live.py uses both
+from inspector.core.predictor import Predictor
 
 if TYPE_CHECKING:
     from inspector.core.registry import ModelRegistry, ModelVersion
@@ -46,9 +46,10 @@ def register_runner(kind: str, factory: RunnerFactory) -> None:
 
 
 class ClassifierRunner:
-    """A saved classifier version. The verdict is not ok when the defect classes together are at
-    least as likely as the ok classes (score = their total probability); the label is the most
-    likely class on the side of the verdict, so label and verdict never disagree."""
+    """A saved classifier version on the line: core.predictor.Predictor computes the probabilities (as
+    for predict and eval) and core.decision turns them into the verdict (the one OK/NG rule: the
+    defect classes together against the model's calibrated cut-off); the label is the most likely
+    class on the side of the verdict, so label and verdict never disagree."""
 
     kind = "classifier"
 
@@ -60,39 +61,12 @@ class ClassifierRunner:
         self.cutoff = cutoff_of(config)  # the calibrated OK/NG cut-off kept with the model (0.5 for older ones)
         pre = config["preprocessing"]
         self.size, self.channels = tuple(pre["size"]), int(pre["channels"])
-        self._sess = self._torch = None
-        if backend not in ("auto", "onnx", "torch"):
-            raise ModelError(f"backend {backend!r} is not known — use auto, onnx or torch")
-        if backend in ("auto", "onnx"):
-            try:
-                self._sess = onnx_session(self.dir / "model.onnx", threads)  # None: default_threads()
-                cuda = "CUDAExecutionProvider" in self._sess.get_providers()
-                self.backend = "onnx-cuda" if cuda else "onnx-cpu"
-                if backend == "auto" and not cuda and _torch_has_cuda():
-                    self._sess = None  # a GPU that this onnxruntime (the CPU build) cannot use: PyTorch can
-            except Exception as e:  # no runtime, or a file it rejects: PyTorch still runs the weights
-                if backend == "onnx":
-                    raise ModelError(f"model {self.version}: ONNX Runtime cannot load model.onnx "
-                                     f"({str(e).splitlines()[0]}) — use the torch backend") from None
-        if self._sess is None:
-            import torch
-
-            from inspector.core.classifier import load_inference_model
-            from inspector.core.devices import select_device
-
-            self._device = select_device("auto")
-            self._torch = load_inference_model(self.dir, config).to(self._device)
-            if threads:  # process-wide in PyTorch: only when asked, so a training beside us keeps its own
-                torch.set_num_threads(int(threads))
-            self.backend = f"torch-{self._device.type}"
+        # threads None: all cores but one (default_threads), the line's own choice
+        self.predictor = Predictor(self.dir, backend=backend, config=config, threads=threads)
+        self.backend = self.predictor.backend
 
     def _probs(self, batch: np.ndarray) -> np.ndarray:
-        if self._sess is not None:
-            return self._sess.run(["probs"], {"image": batch})[0]
-        import torch
-
-        with torch.inference_mode():
-            return self._torch(torch.from_numpy(batch).to(self._device))[1].float().cpu().numpy()
+        return self.predictor.predict_prepared(batch)
 
     def warm_up(self, max_batch: int = 1) -> None:
         for n in sorted({1, max(1, int(max_batch))}):
@@ -114,25 +88,7 @@ class ClassifierRunner:
                        scores={c: float(s) for c, s in zip(self.classes, p)}, model_version=self.version)
 
     def close(self) -> None:
-        self._sess = self._torch = None
-
-
-def _torch_has_cuda() -> bool:
-    """Whether PyTorch can use a CUDA GPU here — without importing torch (2 s, 300 MB) on a PC that has
-    no NVIDIA driver, so a CPU-only line never loads it just to ask."""
-    if "torch" not in sys.modules and not _nvidia_driver_present():
-        return False
-    import torch
-
-    return torch.cuda.is_available()
-
-
-def _nvidia_driver_present() -> bool:
-    if os.path.exists("/proc/driver/nvidia/version"):
-        return True
-    import ctypes.util
-
-    return ctypes.util.find_library("nvcuda" if sys.platform == "win32" else "cuda") is not None
+        self.predictor.close()
 
 
 def load_runner(registry, version: str, backend: str = "auto", threads: int | None = None) -> ModelRunner:
