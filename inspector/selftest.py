@@ -276,7 +276,7 @@ def step_processes() -> str:
         from inspector.gui.child_process import run_in_process
 
         seen = []
-        got = run_in_process("inspector.selftest:_child_task", ("inspector",), seen.append, CancelToken())
+        got = run_in_process(_child_task, ("inspector",), seen.append, CancelToken())
         if got != "rotcepsni" or seen != ["started"]:
             raise RuntimeError(f"the GUI's worker process answered {got!r} with progress {seen!r}")
         return "a worker process started by the GUI's runner reported progress and answered"

@@ -14,7 +14,9 @@ from inspector.core.errors import InspectorError
 from inspector.core.progress import StageProgress
 from inspector.gui.image_view import ImageView
 from inspector.gui.logs import show_error
-from inspector.gui.tasks import Embedding, embedding_task, images_task
+from inspector.core.ops.feature_map import Embedding, feature_map
+from inspector.core.ops.images import decode_images
+from inspector.gui.tasks import task
 from inspector.gui.train_plots import TrainingPlots
 
 UNLABELLED = "#9aa0a6"
@@ -176,7 +178,7 @@ class AnalysisPanel(QWidget):
             return None
         self.compute_btn.setEnabled(False)
         self.feat_progress.setRange(0, 0)
-        self.task = self.session.runner.run(embedding_task(self.session.root, path), "embedding",
+        self.task = self.session.runner.run(task(feature_map, str(self.session.root), str(path), in_process=True), "embedding",
                                             on_progress=self._feat_progress, on_result=self.show_embedding,
                                             on_error=self._feat_error, on_finished=self._feat_done)
         return self.task
@@ -229,7 +231,7 @@ class AnalysisPanel(QWidget):
             return
         self.preview_note.setText(f"Part #{s.id}: {s.label or 'not labelled'}"
                                   + (f" · model suggested {s.suggestion}" if s.suggestion else ""))
-        self.session.runner.run(images_task([(s.id, self.session.project.image_path(s))], 512), "preview",
+        self.session.runner.run(task(decode_images, [(s.id, self.session.project.image_path(s))], 512), "preview",
                                 on_result=lambda imgs: self.preview.set_image(imgs.get(sample_id)))
 
     # -- anomaly scores (filled by the anomaly adapter) -------------------------------------------------

@@ -18,7 +18,8 @@ from inspector.gui.main_window import MainWindow
 from inspector.gui.session import Session
 from inspector.gui.settings import Preferences, load_preferences, save_preferences
 from inspector.gui.start_page import StartPage
-from inspector.gui.tasks import demo_task
+from inspector.core.demo_project import make_demo_project
+from inspector.gui.tasks import task
 from inspector.gui.workers import TaskRunner
 
 log = logging.getLogger(__name__)
@@ -128,7 +129,7 @@ class Controller(QObject):
             page.set_busy(None)
             show_error(page, message)
 
-        return self.runner.run(demo_task(root, self.prefs.user or "demo"), "demo", on_progress=page.on_progress,
+        return self.runner.run(task(make_demo_project, root, user=self.prefs.user or "demo"), "demo", on_progress=page.on_progress,
                                on_result=ready, on_error=failed)
 
     # -- a project ----------------------------------------------------------------------------------------

@@ -4,7 +4,6 @@ up to 0.7 s when measured), which froze the GUI thread while a model trained bes
 A process has its own GIL. No Qt here; the worker thread that calls this adapts it to signals."""
 from __future__ import annotations
 
-import importlib
 import logging
 import multiprocessing as mp
 import os
@@ -34,12 +33,10 @@ def lower_priority() -> None:
         pass
 
 
-def _child(target: str, args: tuple, events, cancel_event) -> None:
+def _child(fn, args: tuple, kwargs: dict, events, cancel_event) -> None:
     lower_priority()
     try:
-        module, name = target.split(":")
-        fn = getattr(importlib.import_module(module), name)
-        result = fn(*args, progress=lambda e: events.put(("progress", e)), cancel=CancelToken(cancel_event))
+        result = fn(*args, progress=lambda e: events.put(("progress", e)), cancel=CancelToken(cancel_event), **kwargs)
         events.put(("result", result))
     except Cancelled:
         events.put(("cancelled", None))
@@ -53,16 +50,18 @@ class ChildProcessError(RuntimeError):
     """The child died or failed unexpectedly; the parent has logged its traceback."""
 
 
-def run_in_process(target: str, args: tuple, progress, cancel, *, grace_s: float = 3.0):
-    """Call `module:function(*args, progress=, cancel=)` in a fresh (spawned) process. Raises Cancelled,
+def run_in_process(fn, args: tuple, progress, cancel, *, kwargs: dict | None = None, grace_s: float = 3.0):
+    """Call fn(*args, **kwargs, progress=, cancel=) in a fresh (spawned) process; fn is a module-level
+    function (sent by reference). Raises Cancelled,
     the child's InspectorError (as InspectorError with its message) or ChildProcessError. A cancel the
     child does not honour within grace_s (e.g. mid-way through an ONNX export) ends it by force: the
     core writes every file atomically, so nothing half-written is left."""
     ctx = mp.get_context("spawn")  # never fork a process that runs Qt and torch threads
     events = ctx.Queue()
     cancel_event = ctx.Event()
-    proc = ctx.Process(target=_child, args=(target, args, events, cancel_event), name=f"inspector-{target}",
-                       daemon=True)
+    target = f"{fn.__module__}.{fn.__qualname__}"
+    proc = ctx.Process(target=_child, args=(fn, args, dict(kwargs or {}), events, cancel_event),
+                       name=f"inspector-{fn.__name__}", daemon=True)
     proc.start()
     outcome, cancel_at = None, None
     try:

@@ -10,7 +10,8 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QColor, QIcon, QPixmap
 
 from inspector.gui.image_view import to_qimage
-from inspector.gui.tasks import images_task
+from inspector.core.ops.images import decode_images
+from inspector.gui.tasks import task
 
 THUMB = 96
 LARGE = 1024
@@ -46,7 +47,7 @@ class ImageCache(QObject):
         if self._thumb_task is not None or not self._thumb_wanted:
             return
         batch, self._thumb_wanted = self._thumb_wanted[:48], self._thumb_wanted[48:]
-        self._thumb_task = self.runner.run(images_task(batch, THUMB), "thumbnails",
+        self._thumb_task = self.runner.run(task(decode_images, batch, THUMB), "thumbnails",
                                            on_result=self._got_thumbs, on_finished=self._thumbs_done)
 
     def _got_thumbs(self, images: dict[int, np.ndarray]) -> None:
@@ -68,7 +69,7 @@ class ImageCache(QObject):
         if self._large_task is not None or not self._large_wanted:
             return
         batch, self._large_wanted = self._large_wanted, []
-        self._large_task = self.runner.run(images_task(batch, LARGE), "review-image",
+        self._large_task = self.runner.run(task(decode_images, batch, LARGE), "review-image",
                                            on_result=self._got_large, on_finished=self._large_done)
 
     def _got_large(self, images: dict[int, np.ndarray]) -> None:

@@ -16,7 +16,8 @@ from inspector.core.errors import InspectorError
 from inspector.gui import golden_guard, role_guard
 from inspector.gui.logs import show_error
 from inspector.gui.metrics_view import ClassComparison, ConfusionMatrix
-from inspector.gui.tasks import export_onnx_task
+from inspector.core.ops.export import export_onnx
+from inspector.gui.tasks import task
 
 COLUMNS = ("version", "kind", "state", "model", "validation accuracy", "trained on", "created", "from")
 
@@ -247,7 +248,7 @@ class ModelsPanel(QWidget):
             show_error(self, str(e))
             return None
         return self.session.runner.run(
-            export_onnx_task(mv.path, Path(dest)), "export",
+            task(export_onnx, mv.path, Path(dest)), "export",
             on_result=lambda p: self.session.say(f"Exported {version} to {p}"),
             on_error=lambda m: show_error(self, m))
 

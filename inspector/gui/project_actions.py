@@ -8,7 +8,8 @@ from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 from inspector.core.errors import InspectorError
 from inspector.core.progress import StageProgress
 from inspector.gui.logs import show_error
-from inspector.gui.tasks import import_task
+from inspector.core.ops import imports
+from inspector.gui.tasks import task
 
 
 def add_class(parent, session, name: str | None = None, kind: str | None = None) -> bool:
@@ -48,5 +49,5 @@ def import_folder(parent, session, src: str | Path | None = None):
         if summary.rejected or summary.conflicts or summary.cancelled:
             QMessageBox.information(parent, "Import", "\n".join(summary.lines()[:30]))
 
-    return session.runner.run(import_task(session.root, Path(src), session.user), "import", on_progress=progress,
+    return session.runner.run(task(imports.import_folder, session.root, Path(src), session.user), "import", on_progress=progress,
                               on_result=done, on_error=lambda m: show_error(parent, m))

@@ -17,7 +17,9 @@ from inspector.core.train_config import (DEFAULT_MOMENTUM, OPTIMIZERS, STANDARDI
                                          load_presets, preset)
 from inspector.gui.logs import show_error
 from inspector.gui.metrics_view import ClassComparison, ConfusionMatrix
-from inspector.gui.tasks import AnomalyFitSummary, TrainSummary, anomaly_fit_task, train_task
+from inspector.core.ops.anomaly_fit import AnomalyFitSummary, fit_anomaly
+from inspector.core.ops.train import TrainSummary, train
+from inspector.gui.tasks import task
 from inspector.gui.train_plots import TrainingPlots
 
 MIN_PER_CLASS = 10  # below this a class is flagged: the model will hardly learn it
@@ -440,7 +442,8 @@ class TrainPanel(QWidget):
         self.progress_text.setText("Starting…")
         self._busy()
         self.task = self.session.runner.run(
-            train_task(self.session.root, cfg, self.session.user, warm_from=self.warm_from()), "train",
+            task(train, str(self.session.root), cfg.to_dict(), self.session.user, self.warm_from(), in_process=True),
+            "train",
             on_progress=self._on_progress,
             on_result=self._on_result, on_error=self._on_error, on_cancel=self._on_cancel,
             on_finished=self._on_finished)
@@ -463,8 +466,8 @@ class TrainPanel(QWidget):
         self.progress_text.setText("Starting…")
         self._busy()
         self.task = self.session.runner.run(
-            anomaly_fit_task(self.session.root, self.anomaly_preset.currentData(), self.frr.value() / 100.0,
-                             self.session.user), "anomaly-fit", on_progress=self._on_progress,
+            task(fit_anomaly, str(self.session.root), self.anomaly_preset.currentData(), self.frr.value() / 100.0,
+                 self.session.user, in_process=True), "anomaly-fit", on_progress=self._on_progress,
             on_result=self._on_anomaly_result, on_error=self._on_error, on_cancel=self._on_cancel,
             on_finished=self._on_finished)
         self.training_changed.emit(True)

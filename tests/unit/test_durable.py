@@ -113,7 +113,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temp(tmp_path):
 def test_every_save_path_works_under_windows_rules(windows, tmp_path, monkeypatch):
     from inspector.core.live.results import ResultRow, ResultsLog
     from inspector.gui.settings import Preferences, load_preferences, save_preferences
-    from inspector.gui.tasks import export_onnx_task
+    from inspector.core.ops.export import export_onnx
 
     # image import
     with Project.init(tmp_path / "proj") as p:
@@ -136,7 +136,7 @@ def test_every_save_path_works_under_windows_rules(windows, tmp_path, monkeypatc
         e2 = export_imagefolder(p, tmp_path / "export")
         assert e1["written"] == 12 and e2["unchanged"] == 12
         assert json.loads((tmp_path / "export" / MARKER).read_text())["complete"] is True
-        onnx = export_onnx_task(out.version.path, tmp_path / "line3.onnx")(lambda e: None, None)
+        onnx = export_onnx(out.version.path, tmp_path / "line3.onnx")
         assert onnx.read_bytes() == (out.version.path / "model.onnx").read_bytes()
         assert json.loads((tmp_path / "line3.json").read_text())["version"] == "v1"
         # an orphan to quarantine on the next open
