@@ -7,7 +7,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QWidget
 
 from inspector.core.errors import ConfigError
-from inspector.core.line.outputs import LineSettings
+from inspector.core.line.outputs import SETTINGS_KEY, LineSettings
 from inspector.core.live.roi import Roi
 
 PART_IDS = (("None", ""), ("From the PLC trigger", "plc"), ("File name (hot folder)", "file"),
@@ -16,9 +16,11 @@ PART_ID_SETTING = "live.part_id"  # project meta
 
 
 class LineBox(QGroupBox):
-    def __init__(self, project, parent: QWidget | None = None):
+    def __init__(self, project, parent: QWidget | None = None, *, set_setting=None):
+        """set_setting(key, value, need=): how settings are saved (Session.set_setting in the app)."""
         super().__init__("Line outputs (PLC, MES)", parent)
         self.project = project
+        self._set_setting = set_setting
         self.saved = LineSettings.load(project)
         form = QFormLayout(self)
         self.station = QLineEdit(self.saved.station)
@@ -87,10 +89,16 @@ class LineBox(QGroupBox):
 
     def save(self, settings: LineSettings, part_id: str | None) -> None:
         if settings != self.saved:
-            settings.save(self.project)
+            if self._set_setting is not None:
+                self._set_setting(SETTINGS_KEY, settings.to_json(), need="settings.edit")
+            else:
+                settings.save(self.project)
             self.saved = settings
         if (self.project.get_meta(PART_ID_SETTING) or "") != (part_id or ""):
-            self.project.set_meta(PART_ID_SETTING, part_id or "")
+            if self._set_setting is not None:
+                self._set_setting(PART_ID_SETTING, part_id or "", need="settings.edit")
+            else:
+                self.project.set_meta(PART_ID_SETTING, part_id or "")
 
     def set_editable(self, on: bool) -> None:
         self._editable = on

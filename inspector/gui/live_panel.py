@@ -105,7 +105,7 @@ class LivePanel(QWidget):
         form.addRow("Inspect", self.trigger_combo)
         form.addRow("Region", self.roi)
         form.addRow("Not inspected", self.not_inspected_combo)
-        self.line_box = LineBox(project)
+        self.line_box = LineBox(project, set_setting=self.session.set_setting)
 
         self.start_btn = QPushButton("Start  [F5]")
         self.start_btn.setObjectName("startButton")
@@ -247,11 +247,15 @@ class LivePanel(QWidget):
             return
         prefs, project = self.session.prefs, self.session.project
         prefs.source, prefs.trigger, prefs.roi = self.source.text().strip(), config.trigger, self.roi.text().strip()
-        for key, value in (("live.source", prefs.source), ("live.trigger", prefs.trigger), ("live.roi", prefs.roi),
-                           (NOT_INSPECTED_SETTING, config.not_inspected_as)):
-            if project.get_meta(key) != value:
-                self.session.set_setting(key, value)
-        self.line_box.save(line, config.part_id)
+        try:
+            for key, value in (("live.source", prefs.source), ("live.trigger", prefs.trigger),
+                               ("live.roi", prefs.roi), (NOT_INSPECTED_SETTING, config.not_inspected_as)):
+                if project.get_meta(key) != value:
+                    self.session.set_setting(key, value)
+            self.line_box.save(line, config.part_id)  # changed line outputs need an engineer
+        except InspectorError as e:
+            show_error(self, str(e))
+            return
         self._trigger_mode = config.trigger
         self._set_status(f"Starting {redact(config.source)} …")
         self.live.start(config, line)
