@@ -34,6 +34,14 @@ class FakeCamera:
         self.proc = None
 
     def start(self) -> "FakeCamera":
+        import socket
+        probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            probe.bind(("127.0.0.1", 3956))  # GVCP's port: one fake camera per interface
+        except OSError:
+            pytest.skip("another GigE Vision device (a fake camera?) already answers on 127.0.0.1:3956")
+        finally:
+            probe.close()
         self.proc = subprocess.Popen([FAKE, "-i", "127.0.0.1", "-s", self.serial], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
         time.sleep(0.3)

@@ -153,6 +153,14 @@ def test_opcua_station_variables_trigger_and_ack(tmp_path):
         station.stop()
 
 
+def _refused(client) -> None:
+    try:
+        with pytest.raises(Exception):
+            client.connect()
+    finally:
+        client.tloop.stop()  # a sync client's loop thread outlives a failed connect (it would hold up exit)
+
+
 def test_opcua_basic256sha256_lets_in_only_trusted_certificates(tmp_path):
     from asyncua.sync import Client
 
@@ -179,18 +187,15 @@ def test_opcua_basic256sha256_lets_in_only_trusted_certificates(tmp_path):
         finally:
             c.disconnect()
         anonymous = Client(url)  # no security, no certificate: no endpoint for it
-        with pytest.raises(Exception):
-            anonymous.connect()
+        _refused(anonymous)
         masked = Client(url)  # a trusted, encrypted channel but an anonymous user: refused (not allowed)
         masked.set_security_string(f"Basic256Sha256,SignAndEncrypt,{client_cert},{client_key},{server_cert}")
         masked.application_uri = "urn:test:plc"
-        with pytest.raises(Exception):
-            masked.connect()
+        _refused(masked)
         stranger = Client(url)
         stranger.set_security_string(f"Basic256Sha256,SignAndEncrypt,{stranger_cert},{stranger_key},{server_cert}")
         stranger.application_uri = "urn:test:stranger"
-        with pytest.raises(Exception):
-            stranger.connect()
+        _refused(stranger)
     finally:
         station.stop()
 
@@ -240,8 +245,10 @@ def test_mqtt_results_survive_a_broker_restart_in_order_with_state_and_last_will
             out._client.socket().close()
             assert wait_for(lambda: "offline" in states, 10)
             assert wait_for(lambda: out.connected, 10)  # and it comes back
+            assert wait_for(lambda: states[-1] == "running", 10)  # saying its state again after the will
+            out.stop()
+            assert wait_for(lambda: states[-1] == "stopped", 10)  # a clean stop is not "offline"
         finally:
             out.stop()
             sub.loop_stop()
             box.close()
-        assert states[-1] == "stopped"

@@ -133,6 +133,10 @@ def test_line_settings_round_trip_and_bad_addresses(project):
         LineIO(LineSettings(mqtt="127.0.0.1:1"), outbox_folder=project.root, plc_trigger=True)
     with pytest.raises(ConfigError, match="opc.tcp://"):
         LineIO(LineSettings(opcua="http://x:4840", opcua_anonymous=True))
+    with pytest.raises(ConfigError, match="certificate /nope.der is missing"):
+        LineIO(LineSettings(opcua="opc.tcp://0.0.0.0:4840/", opcua_cert="/nope.der", opcua_key="/nope.pem"))
+    with pytest.raises(ConfigError, match="broker address"):
+        LineIO(LineSettings(mqtt="broker:abc"), outbox_folder=project.root)
 
 
 def test_a_schema_2_results_log_gains_part_ids_keeping_its_rows(tmp_path):
