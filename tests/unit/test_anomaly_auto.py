@@ -46,8 +46,8 @@ def test_candidates_follow_the_image_size():
     small = candidates(128)
     assert [c.name for c in small] == ["texture@128", "detail@128"]
     big = candidates(1250)
-    assert [c.name for c in big] == ["texture@216", "detail@216", "texture@432", "texture@640", "texture@960",
-                                     "texture@1250", "detail@432", "detail@640", "detail@960", "detail@1250"]
+    assert [c.name for c in big] == ["texture@216", "detail@216", "texture@1250", "texture@960", "texture@640",
+                                     "texture@432", "detail@432", "detail@640", "detail@960", "detail@1250"]
     assert max(c.size for c in candidates(5000)) == 1280 and max(c.size for c in candidates(1100)) == 960
     assert all(max(c.settings["long_sides"]) <= 300 for c in candidates(300))
 

@@ -75,16 +75,17 @@ SIZES_PX = (216, 432, 640, 960, 1280)  # input long sides tried (capped at the p
 
 def candidates(long_side: float) -> list[Candidate]:
     """The settings to try for images whose median long side is `long_side` pixels, in the order tried:
-    both families at the smallest size, then the texture family upwards, then the detail family upwards
-    (each larger detail candidate only while that family keeps up, see search). Resolutions are capped at
+    both families at the smallest size, then the texture family from the largest size down, then the
+    detail family upwards (each larger detail candidate only while that family keeps up, see search). Resolutions are capped at
     the images' own (enlarging adds no detail); the native size is tried up to 1,280 px.
 
     Two families: texture (stages 3+4+5, 16-px grid) and detail (stages 2+3, 8-px grid). Judged by
     the catch at the target, detail won on two of three Magnetic Tile splits and then ranked the real
     defects at 0.936 / 0.947 against 0.979 / 0.984; judged by AUROC (see _judge) texture wins there,
-    and detail still wins on small sharp defects (the synthetic flanges of the tests). Texture goes up
-    first because size decides faint thin cracks on large parts (bench/large_parts.py, 2-px cracks on
-    1250 × 500 brushed metal, texture σ 4: AUROC 0.84 at 640 px, 0.91 at 960, 0.98 at 1,250) and the
+    and detail still wins on small sharp defects (the synthetic flanges of the tests). Texture comes
+    before detail, largest size first, because size decides faint thin cracks on large parts
+    (bench/large_parts.py, 2-px cracks on 1250 × 500 brushed metal, texture σ 4: AUROC 0.84 at 640 px,
+    0.91 at 960, 0.98 at 1,250; a loaded run of 5 MP parts ran out of budget before 960 px) and the
     larger detail candidates cost the most (detail@640 there: 275 ms a part)."""
     side = float(long_side)
     sizes: list[tuple[int, int]] = []
@@ -103,7 +104,9 @@ def candidates(long_side: float) -> list[Candidate]:
                                           "long_sides": (round(r * 180 / 216), r) if res == 216 else (r,)})
                for res, r in sizes]
     detail = [Candidate(f"detail@{r}", {"stages": (2, 3), "grid": 8, "long_sides": (r,)}) for _, r in sizes]
-    return [texture[0], detail[0]] + texture[1:] + detail[1:]
+    # largest first after the cheap pair: when the budget runs out (a slower or busier PC), what is left
+    # untried is a middle size, not the size fine defects need
+    return [texture[0], detail[0]] + texture[:0:-1] + detail[1:]
 
 
 @dataclass
