@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 
 from inspector.core.arrays import prepare
-from inspector.core.classifier import load_inference_model, read_config
 from inspector.core.errors import ModelError
 from inspector.core.onnx_sessions import onnx_session
 
@@ -33,7 +32,7 @@ class Predictor:
     def __init__(self, version_dir: str | Path, backend: str = "auto", config: dict | None = None,
                  threads: int | None = 0):
         self.dir = Path(version_dir)
-        self.config = config or read_config(self.dir)
+        self.config = config or _read_config(self.dir)
         self.classes = [c["name"] if isinstance(c, dict) else c for c in self.config["classes"]]
         self.pre = self.config["preprocessing"]
         self.version = self.config.get("version")
@@ -54,6 +53,7 @@ class Predictor:
         if self._sess is None:
             import torch
 
+            from inspector.core.classifier import load_inference_model  # PyTorch only on this path
             from inspector.core.devices import select_device
 
             self._device = select_device("auto")
@@ -88,6 +88,15 @@ class Predictor:
         return out
 
 
+
+
+def _read_config(version_dir: Path) -> dict:
+    import json
+
+    try:
+        return json.loads((Path(version_dir) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise ModelError(f"{version_dir}: config.json is unreadable ({e}) — retrain or roll back") from None
 
 
 def torch_has_cuda() -> bool:

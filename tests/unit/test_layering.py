@@ -125,3 +125,12 @@ def test_gui_never_imports_cli_and_core_never_imports_gui():
 def test_core_has_no_module_named_for_the_gui():
     names = [m.name for m in pkgutil.walk_packages(inspector.core.__path__, "inspector.core.")]
     assert [n for n in names if "gui" in n.rsplit(".", 1)[-1] or "widget" in n] == []
+
+
+def test_the_live_onnx_path_does_not_import_torch():
+    """A CPU line runs ONNX Runtime only: importing PyTorch costs ~2 s and ~300 MB (bench/live.py)."""
+    code = ("import sys; import inspector.core.live.pipeline, inspector.core.live.runners, inspector.core.predictor, "
+            "inspector.core.onnx_sessions; print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "False"
