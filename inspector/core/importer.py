@@ -73,17 +73,26 @@ def _class_folders(src: Path) -> list[Path]:
                    and p.name.lower() not in MASK_FOLDER_NAMES), key=lambda p: p.name)
 
 
-def _scan(src: Path, summary: ImportSummary) -> list[_Candidate]:
-    """Image files under each class folder, minus masks; non-image files go to summary.rejected."""
+def _has_images(folder: Path) -> bool:
+    return any(p.is_file() and not _is_hidden(p.name) and p.suffix.lower() in imageio.IMAGE_EXTENSIONS
+               for p in folder.iterdir())
+
+
+def _scan(src: Path, summary: ImportSummary, folders: list[Path] | None = None) -> list[_Candidate]:
+    """Image files under each class folder, minus masks; non-image files go to summary.rejected.
+    folders: the class folders when src is not their parent's listing (a single folder of images)."""
     extensions = ", ".join(sorted(imageio.IMAGE_EXTENSIONS))
-    for p in sorted(src.iterdir()):
-        # Only a stray image is worth a word; notes such as ground_truth.csv beside the class folders are normal.
-        if p.is_symlink() and p.is_dir() and not _is_hidden(p.name):
-            summary.rejected.append((p.name + "/", _LINK))
-        elif p.is_file() and not _is_hidden(p.name) and p.suffix.lower() in imageio.IMAGE_EXTENSIONS:
-            summary.rejected.append((p.name, "not inside a class folder — move it into one, e.g. good/"))
+    if folders is None:
+        folders = _class_folders(src)
+        for p in sorted(src.iterdir()):
+            # Only a stray image is worth a word; notes such as ground_truth.csv beside the class folders
+            # are normal.
+            if p.is_symlink() and p.is_dir() and not _is_hidden(p.name):
+                summary.rejected.append((p.name + "/", _LINK))
+            elif p.is_file() and not _is_hidden(p.name) and p.suffix.lower() in imageio.IMAGE_EXTENSIONS:
+                summary.rejected.append((p.name, "not inside a class folder — move it into one, e.g. good/"))
     found = []
-    for folder in _class_folders(src):
+    for folder in folders:
         label = None if folder.name == UNLABELLED_FOLDER else folder.name
         for dirpath, dirnames, filenames in os.walk(folder):  # does not follow links to folders
             for d in dirnames:
@@ -122,12 +131,19 @@ def import_imagefolder(project, src: str | Path, *, user: str = "import",
                        progress: Callable[[int, int], None] | None = None,
                        cancel: CancelLike | None = None) -> ImportSummary:
     """Import src/<class>/**/<image>. Folders named good or ok become ok-kind classes, all others defect
-    classes. Bad files are listed in the summary with a reason; every good file is stored."""
+    classes. A folder that holds images and no class folders (e.g. good/ itself) is one class named
+    after it. Bad files are listed in the summary with a reason; every good file is stored."""
     src = Path(src).expanduser()
     if not src.is_dir():
         raise ProjectError(f"{src} is not a folder — give the folder that holds one sub-folder per class "
                            "(e.g. good/ and scratch/)")
     folders = _class_folders(src)
+    single = None
+    if not folders and _has_images(src) and src.resolve().name:
+        # `inspector import parts/good`: the folder of good parts itself, as users type it
+        whole = src.resolve()
+        single, folders = [whole], [whole]
+        src = whole.parent
     if not folders:
         raise ProjectError(f"{src} has no class folders — put the images in one sub-folder per class, "
                            f"e.g. {src / 'good'} and {src / 'scratch'}")
@@ -142,7 +158,7 @@ def import_imagefolder(project, src: str | Path, *, user: str = "import",
             raise ProjectError(f"folder {name!r} would be a {kind} class but the project has {name!r} as "
                                f"{existing.kind} — rename the folder or the class")
     summary = ImportSummary(per_class=dict.fromkeys(kinds, 0))
-    candidates = _scan(src, summary)
+    candidates = _scan(src, summary, single)
     for name, kind in kinds.items():
         project.add_class(name, kind)
 

@@ -181,10 +181,10 @@ def test_duplicates_label_unlabelled_samples_and_report_conflicts(project, tmp_p
 def test_import_refuses_missing_or_empty_sources_and_kind_clash(project, tmp_path):
     with pytest.raises(ProjectError, match="not a folder"):
         import_imagefolder(project, tmp_path / "nope")
-    flat = tmp_path / "flat"
-    write(flat / "a.png", png(1))
+    empty = tmp_path / "empty"
+    write(empty / "notes.txt", b"x")
     with pytest.raises(ProjectError) as e:
-        import_imagefolder(project, flat)
+        import_imagefolder(project, empty)
     assert "no class folders" in str(e.value) and "\n" not in str(e.value)
     project.add_class("good", "defect")
     src = tmp_path / "src"
@@ -193,6 +193,18 @@ def test_import_refuses_missing_or_empty_sources_and_kind_clash(project, tmp_pat
     with pytest.raises(ProjectError, match="rename"):
         import_imagefolder(project, src)
     assert project.samples() == [] and project.class_by_name("other") is None
+
+
+def test_a_folder_of_images_is_one_class_named_after_it(project, tmp_path):
+    """`inspector import parts/good` (the good parts' folder itself) as well as `inspector import parts`."""
+    write(tmp_path / "parts" / "good" / "a.png", png(1))
+    write(tmp_path / "parts" / "good" / "b.png", png(2))
+    write(tmp_path / "parts" / "defect" / "c.png", png(3))
+    s = import_imagefolder(project, tmp_path / "parts" / "good")
+    assert s.per_class == {"good": 2} and project.class_by_name("good").kind == "ok"
+    s = import_imagefolder(project, tmp_path / "parts" / "defect")
+    assert s.per_class == {"defect": 1} and project.class_by_name("defect").kind == "defect"
+    assert sorted(x.label for x in project.samples()) == ["defect", "good", "good"]
 
 
 def test_cancel_stops_cleanly_and_a_rerun_completes(project, tmp_path):
