@@ -286,7 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true")
     sp.set_defaults(fn=cmd_project_info)
 
-    sp = add("import", cmd_import, "import an ImageFolder (one folder per class; good/ok = ok parts), or one folder of images as the class it is named after (e.g. parts/good)")
+    sp = add("import", cmd_import, "import an ImageFolder (one folder per class; good/ok = ok parts), or one "
+                                   "folder of images as the class it is named after (e.g. parts/good)")
     sp.add_argument("src")
     sp.add_argument("--project", required=True)
     sp.add_argument("--user", help="who labels the imported parts (an account when the project has accounts; "
