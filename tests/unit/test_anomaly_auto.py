@@ -72,7 +72,7 @@ def test_larger_detail_candidates_are_tried_only_while_that_family_keeps_up():
 
 def test_the_cost_penalty_is_steep_for_the_first_doubling_and_gentle_after():
     assert cost_penalty(0) == 0 and cost_penalty(0.5) == pytest.approx(0.015) and cost_penalty(1) == pytest.approx(0.03)
-    assert cost_penalty(3) == pytest.approx(0.05)
+    assert cost_penalty(3) == pytest.approx(0.04)
     by = {c.name: c for c in candidates(1250)}
 
     def res(name, objective):
