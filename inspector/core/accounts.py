@@ -270,8 +270,11 @@ def login(project, name: str, secret: str, *, station: str = "") -> Actor:
     global _DUMMY
     name = (name or "").strip()
     now = time.time()
-    max_failures = int(project.get_meta(MAX_FAILURES_KEY, str(DEFAULT_MAX_FAILURES)))
-    lockout_s = float(project.get_meta(LOCKOUT_KEY, str(DEFAULT_LOCKOUT_S)))
+    try:
+        max_failures = max(1, int(project.get_meta(MAX_FAILURES_KEY, str(DEFAULT_MAX_FAILURES))))
+        lockout_s = max(0.0, float(project.get_meta(LOCKOUT_KEY, str(DEFAULT_LOCKOUT_S))))
+    except ValueError:  # a damaged setting: the defaults, never no lock-out at all
+        max_failures, lockout_s = DEFAULT_MAX_FAILURES, DEFAULT_LOCKOUT_S
     row = project.db.execute("SELECT role, secret_hash, failed, locked_until FROM accounts WHERE name = ?",
                              (name,)).fetchone()
     extra = {"station": station} if station else {}

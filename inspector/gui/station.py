@@ -111,8 +111,10 @@ class StationGuard(QObject):
         self.audit_view: AuditView | None = None
         self._taken: list = []  # controls the role guard disabled (and gives back when the role allows)
         self.session.actor_changed.connect(self.update)
-        for signal in (self.session.models_changed, self.session.samples_changed, self.session.runner.busy_changed):
-            signal.connect(lambda *_: self.apply_roles())
+        # A panel re-enables its controls after its own work (training ends, a model is saved): disable
+        # again what the role may not use. Labels never change roles, so samples_changed is left alone.
+        for signal in (self.session.models_changed, self.session.runner.busy_changed):
+            signal.connect(self._reguard)
         self.update()
 
     # -- the menu ---------------------------------------------------------------------------------------
@@ -136,12 +138,11 @@ class StationGuard(QObject):
 
     def set_autolock(self, minutes: int) -> None:
         try:
-            self.session.require("settings.edit")
-            self.session.project.set_meta(AUTOLOCK_KEY, str(int(minutes)), self.session.user)
+            self.session.set_setting(AUTOLOCK_KEY, str(int(minutes)), need="settings.edit")
         except InspectorError as e:
             show_error(self.window, str(e))
             return
-        self.session.message.emit(f"The station locks after {minutes} idle minutes" if minutes
+        self.session.say(f"The station locks after {minutes} idle minutes" if minutes
                                   else "Auto-lock is off")
 
     def autolock_min(self) -> int:
@@ -197,15 +198,24 @@ class StationGuard(QObject):
             self.last_input = time.monotonic()
         self.apply_roles()
 
-    def apply_roles(self) -> None:
-        """Disable what the role may not do (tooltip: who may); give back what the guard took once the role
-        allows it, then let each panel's own logic (busy, nothing selected) decide again."""
+    def _reguard(self, *_) -> None:
+        if not getattr(self.window, "_closing", False):  # tasks may still end while the window closes
+            role_guard.apply(self.session, self.controls())
+
+    def controls(self) -> list:
+        """(control, action) pairs the role guard looks after."""
         w = self.window
         controls = [(w.train_panel.train_btn, "train"), (w.train_panel.fit_btn, "model.fit"),
                     (w.train_panel.activate_btn, "model.activate"), (w.review_panel.ok_part_btn, "model.accept"),
                     (w.models_panel.activate_btn, "model.activate"), (w.models_panel.rollback_btn, "model.rollback"),
                     (w.models_panel.delete_btn, "model.delete")]
-        controls += list(getattr(w, "guarded_actions", ()))
+        return controls + list(getattr(w, "guarded_actions", ()))
+
+    def apply_roles(self) -> None:
+        """After a log-in or lock: disable what the role may not do (tooltip: who may); give back what the
+        guard took once the role allows it, then let each panel's own logic (busy, nothing selected) decide."""
+        w = self.window
+        controls = self.controls()
         for control, action in controls:
             if self.session.may(action) and control in self._taken:
                 control.setEnabled(True)

@@ -126,6 +126,7 @@ def test_a_new_project_gets_classes_and_imported_images(tmp_path, qtbot, qapp):
     counts = session.project.counts()
     assert counts["labelled"] == 12 and {"good", "scratch", "dent"} <= set(counts["per_class"])
     assert w.review_panel.keys.count() == len(session.project.classes())
+    w.show_panel("train")  # hidden, the Train counts wait until the tab is shown
     assert w.train_panel.counts.rowCount() == len(session.project.classes())
     close_window(w, qtbot)
 
