@@ -181,6 +181,7 @@ class MainWindow(QMainWindow):
             self._close_started = time.monotonic()
             self._save_geometry()
             self.session.save_prefs()
+            self.maintenance.stop()
             self.statusBar().showMessage("Stopping the live view and background work…")
             self.session.runner.close()
             self.train_panel.cancel_training()

@@ -3,6 +3,7 @@
 `every_h` hours on a worker thread with its own project connection — never on the GUI thread."""
 from __future__ import annotations
 
+import sqlite3
 import time
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -36,11 +37,19 @@ class MaintenanceScheduler(QObject):
         super().__init__(parent_widget)
         self.session = session
         self.window = parent_widget
+        # Both timers belong to this object, so they die with the window; stop() ends them at close.
         self._timer = QTimer(self)
         self._timer.setInterval(check_every_ms)
         self._timer.timeout.connect(self.check)
         self._timer.start()
-        QTimer.singleShot(first_check_ms, self.check)
+        self._first = QTimer(self)
+        self._first.setSingleShot(True)
+        self._first.timeout.connect(self.check)
+        self._first.start(first_check_ms)
+
+    def stop(self) -> None:
+        self._timer.stop()
+        self._first.stop()
 
     @property
     def running(self) -> bool:
@@ -52,6 +61,9 @@ class MaintenanceScheduler(QObject):
         try:
             due = maintenance.due(self.session.project)
         except InspectorError:
+            return
+        except sqlite3.ProgrammingError:  # the project was closed (the window is closing): no more checks
+            self.stop()
             return
         if due and not self.running:
             self.run_now(scheduled=True)

@@ -35,5 +35,21 @@ def test_the_schedule_runs_when_due_and_not_again_until_the_next_time(window, qt
     with qtbot.waitSignal(sched.finished, timeout=30_000):
         sched.check()
     assert not maintenance.due(window.session.project)
+    qtbot.waitUntil(lambda: not sched.running, timeout=10_000)  # the task's thread ends after its result
     sched.check()
-    assert not sched.running
+    assert not sched.running  # not due: no second run started
+
+
+def test_the_schedule_stops_with_the_window(session, qtbot):
+    from conftest import close_window
+
+    from inspector.gui.main_window import MainWindow
+
+    w = MainWindow(session)
+    w.show()
+    qtbot.waitExposed(w)
+    sched = w.maintenance
+    close_window(w, qtbot)
+    assert not sched._timer.isActive() and not sched._first.isActive()
+    session.project.close()
+    sched.check()  # a late timer on a closed project: nothing happens, nothing raised
