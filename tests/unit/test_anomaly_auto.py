@@ -82,7 +82,7 @@ def test_the_cost_penalty_is_for_the_first_doubling():
     assert _choose([res("texture@216", 0.811), res("texture@640", 0.862), res("texture@960", 0.886)]).name == "texture@960"
     # a small edge at twice the cost does not buy the larger input; an equal judgement goes to the cheaper
     assert _choose([res("texture@216", 0.811), res("texture@432", 0.83)]).name == "texture@216"
-    assert _choose([res("texture@216", 0.85), res("texture@960", 0.88), res("texture@1250", 0.88)]).name == "texture@960"
+    assert _choose([res("texture@216", 0.85), res("texture@960", 0.885), res("texture@1250", 0.885)]).name == "texture@960"
 
 
 def test_too_few_good_parts_fall_back_to_fixed_settings_and_say_why():
