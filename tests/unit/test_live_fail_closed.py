@@ -188,6 +188,6 @@ def test_an_old_results_log_is_migrated_keeping_its_rows(tmp_path):
         assert log.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
         assert log.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert {r[1] for r in log.db.execute("PRAGMA index_list(results)")} == {"results_by_time", "results_by_run",
-                                                                            "results_by_part"}
+                                                                            "results_by_part", "results_by_sample"}
     with ResultsLog(tmp_path) as log:  # opening again does not migrate twice
         assert len(list(log.rows())) == 31
