@@ -106,7 +106,7 @@ class FlakyRunner:
 
 
 def test_a_failed_inference_batch_leaves_a_not_inspected_row_per_part(project):
-    register_runner("flakytest", lambda d, cfg, backend, threads: FlakyRunner(cfg["version"]))
+    register_runner("flakytest", lambda registry, mv, cfg, backend, threads: FlakyRunner(mv.version))
     try:
         v = ModelRegistry(project).save("flakytest", {}, {"w.bin": lambda q: q.write_bytes(b"x")}, summary={}).version
         seen = Recorder()
@@ -121,7 +121,7 @@ def test_a_failed_inference_batch_leaves_a_not_inspected_row_per_part(project):
 
 
 def test_triggered_parts_pushed_out_of_a_full_queue_are_logged_as_queue_full(project):
-    register_runner("flakytest", lambda d, cfg, backend, threads: SlowOk(cfg["version"]))
+    register_runner("flakytest", lambda registry, mv, cfg, backend, threads: SlowOk(mv.version))
     try:
         v = ModelRegistry(project).save("flakytest", {}, {"w.bin": lambda q: q.write_bytes(b"x")}, summary={}).version
         seen = Recorder()
