@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
-from PySide6.QtGui import QFont, QKeySequence, QShortcut
+from PySide6.QtGui import QFont, QFontMetrics, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout,
                                QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget)
 
@@ -140,6 +140,11 @@ class LivePanel(QWidget):
             grid.addWidget(t, 0, col)
             grid.addWidget(v, 1, col)
             self.counter[key] = v
+        # "100.0 %" is the widest text here: a smaller font and its width reserved, so the panel never clips it
+        small = QFont(big)
+        small.setPointSizeF(big.pointSizeF() * 0.75)
+        self.counter["yield"].setFont(small)
+        self.counter["yield"].setMinimumWidth(QFontMetrics(small).horizontalAdvance("100.0 %") + 4)
         self.counter["ng"].setStyleSheet(f"color: {NG_COLOR}")
         self.counter["not_inspected"].setStyleSheet(f"color: {NOT_INSPECTED_COLOR}")
         self.counter["not_inspected"].setToolTip("Parts that reached the station but no model decided (damaged "
