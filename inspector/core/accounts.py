@@ -167,6 +167,25 @@ def has_accounts(project) -> bool:
     return project.db.execute("SELECT 1 FROM accounts LIMIT 1").fetchone() is not None
 
 
+def folder_has_accounts(root) -> bool:
+    """Whether the project in this folder has accounts, read without opening it (no recovery, no
+    migration): the start of the app asks for a log-in instead of a name then. False when unreadable."""
+    import sqlite3
+    from pathlib import Path
+
+    db_path = Path(root) / "project.sqlite"
+    if not db_path.is_file():
+        return False
+    try:
+        db = sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            return db.execute("SELECT 1 FROM accounts LIMIT 1").fetchone() is not None
+        finally:
+            db.close()
+    except sqlite3.Error:  # no accounts table yet (an older project), or damaged: opening will say
+        return False
+
+
 def accounts(project) -> list[Account]:
     return [Account(*r) for r in project.db.execute(
         "SELECT name, role, secret_kind, created_at, failed, locked_until FROM accounts ORDER BY name")]

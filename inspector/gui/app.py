@@ -12,13 +12,14 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QApplication, QFileDialog, QInputDialog, QLineEdit
 
+from inspector.core import accounts
+from inspector.core.demo_project import make_demo_project
 from inspector.core.errors import InspectorError
 from inspector.gui.logs import install_excepthook, report_exception, setup_logging, show_error
 from inspector.gui.main_window import MainWindow
 from inspector.gui.session import Session
 from inspector.gui.settings import Preferences, load_preferences, save_preferences
 from inspector.gui.start_page import StartPage
-from inspector.core.demo_project import make_demo_project
 from inspector.gui.tasks import task
 from inspector.gui.workers import TaskRunner
 
@@ -189,7 +190,10 @@ def run_app(project: str | None = None, *, demo: bool = False, demo_dir: str | N
             return 0
         controller.make_demo(demo_dir)
     elif project or (prefs.last_project and (Path(prefs.last_project) / "project.sqlite").is_file()):
-        if not controller.ask_user() or controller.open_project(project or prefs.last_project) is None:
+        path = project or prefs.last_project
+        # a station with accounts opens on its log-in page: no name to type first
+        asked = accounts.folder_has_accounts(path) or controller.ask_user()
+        if not asked or controller.open_project(path) is None:
             controller.show_start()
     else:
         controller.show_start()

@@ -116,3 +116,14 @@ def test_login_takes_under_half_a_second(project):
     t0 = time.perf_counter()
     accounts.login(project, "eve", PW)
     assert time.perf_counter() - t0 < 0.5
+
+
+def test_a_folder_with_accounts_is_known_before_opening(project, tmp_path):
+    """The app asks for a log-in instead of a name on such a project (gui/app.py)."""
+    assert not accounts.folder_has_accounts(project.root)
+    accounts.add(project, "ana", "admin", PW, by=None)
+    assert accounts.folder_has_accounts(project.root)
+    assert not accounts.folder_has_accounts(tmp_path / "nowhere")
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "project.sqlite").write_bytes(b"not a database")
+    assert not accounts.folder_has_accounts(tmp_path / "junk")
