@@ -5,7 +5,6 @@ from pathlib import Path
 
 import numpy as np
 
-from inspector.core.arrays import prepare
 from inspector.core.decision import cutoff_of, defect_columns, defect_probability, is_ng, operating_point
 from inspector.core.errors import ConfigError, ImageDecodeError
 from inspector.core.imageio import IMAGE_EXTENSIONS, decode_image, read_image_bytes

@@ -32,6 +32,15 @@ class LoopThread:
         if not self.loop.is_closed():
             asyncio.run_coroutine_threadsafe(coro, self.loop)
 
+    def close(self, shutdown: Callable[[], Awaitable] | None = None, timeout: float = 5.0) -> None:
+        """Run shutdown() on the loop (its failure ignored: the server closes anyway), then stop."""
+        if shutdown is not None and not self.loop.is_closed():
+            try:
+                self.run(shutdown(), timeout=timeout)
+            except Exception:  # noqa: BLE001 - closing anyway
+                pass
+        self.stop()
+
     def stop(self, timeout: float = 5.0) -> None:
         if self.loop.is_closed():
             return

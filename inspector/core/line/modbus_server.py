@@ -30,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
-import time
 
 from pymodbus.constants import ExcCodes
 from pymodbus.datastore import ModbusServerContext
@@ -147,19 +146,14 @@ class ModbusStation:
     def stop(self) -> None:
         if self._thread is None:
             return
-
-        async def down():
-            if self._beat is not None:
-                self._beat.cancel()
-            if self._server is not None:
-                await self._server.shutdown()
-
-        try:
-            self._thread.run(down(), timeout=5)
-        except Exception:  # noqa: BLE001 - closing anyway
-            pass
-        self._thread.stop()
+        self._thread.close(self._down, timeout=5)
         self._thread = None
+
+    async def _down(self) -> None:
+        if self._beat is not None:
+            self._beat.cancel()
+        if self._server is not None:
+            await self._server.shutdown()
 
     # -- the station's side ----------------------------------------------------------------------
     def publish(self, part, counters) -> None:

@@ -138,19 +138,14 @@ class OpcUaStation:
     def stop(self) -> None:
         if self._thread is None:
             return
-
-        async def down():
-            if self._beat is not None:
-                self._beat.cancel()
-            if self._server is not None:
-                await self._server.stop()
-
-        try:
-            self._thread.run(down(), timeout=10)
-        except Exception:  # noqa: BLE001 - closing anyway
-            pass
-        self._thread.stop()
+        self._thread.close(self._down, timeout=10)
         self._thread = None
+
+    async def _down(self) -> None:
+        if self._beat is not None:
+            self._beat.cancel()
+        if self._server is not None:
+            await self._server.stop()
 
     # -- the station's side (any thread) ------------------------------------------------------------
     def publish(self, part, counters) -> None:
