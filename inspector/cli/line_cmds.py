@@ -107,7 +107,8 @@ def part_story(project, part_id: str) -> dict:
             "at": r["at"], "time": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(r["at"])),
             "verdict": r["verdict"], "class": r["class"], "score": r["score"], "model_version": r["model_version"],
             "reason": r["reason"], "counted_as": r["counted_as"], "run_id": r["run_id"], "source": r["source"],
-            "frame_id": r["frame_id"], "trigger": run.get("trigger"), "sample_id": r["sample_id"]})
+            "frame_id": r["frame_id"], "trigger": run.get("trigger"), "sample_id": r["sample_id"],
+            "user": r["user"], "views": json.loads(r["views"]) if r["views"] else None})
         if r["sample_id"] is not None and r["sample_id"] not in seen:
             seen.add(r["sample_id"])
             story["samples"].append(_sample(project, r["sample_id"]))
@@ -134,7 +135,8 @@ def print_story(story: dict) -> None:
     for r in story["results"]:
         what = r["verdict"] + (f" ({r['class']})" if r["class"] else "") + (
             f", score {r['score']:.3f}" if r["score"] is not None else f", {r['reason']}")
-        print(f"  {r['time']}  {what}  model {r['model_version'] or '-'}  run {r['run_id']}  {r['source']}")
+        print(f"  {r['time']}  {what}  model {r['model_version'] or '-'}  run {r['run_id']}  {r['source']}"
+              + (f"  by {r['user']}" if r.get("user") else ""))
     for s in story["samples"]:
         who = f"labelled {s.get('label')} by {s.get('reviewed_by')} at {s.get('reviewed_at')}" \
             if s.get("reviewed_by") else s.get("status", "missing")

@@ -176,7 +176,7 @@ def cmd_results(args) -> int:
         counters = log.counters(since=since, until=until, run_id=args.run)
         runs = [r for r in log.runs() if args.run is None or r["id"] == args.run]
         exported = log.export_csv(args.csv, since=since, until=until, run_id=args.run) if args.csv else None
-    obj = {**counters, "runs": [{k: r[k] for k in ("id", "started_at", "ended_at", "source", "trigger")}
+    obj = {**counters, "runs": [{k: r[k] for k in ("id", "started_at", "ended_at", "source", "trigger", "user")}
                                 for r in runs[-20:]]}
     if exported is not None:
         obj["exported"] = exported

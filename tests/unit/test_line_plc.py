@@ -163,7 +163,7 @@ def test_a_schema_2_results_log_gains_part_ids_keeping_its_rows(tmp_path):
     with ResultsLog(tmp_path) as log:
         rows = list(log.rows())
         assert len(rows) == 1 and rows[0]["part_id"] is None and rows[0]["verdict"] == "ok"
-        assert log.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "3"
+        assert log.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == str(results.SCHEMA_VERSION)
         from inspector.core.live.results import ResultRow
         log.write([ResultRow(1, 3.0, "s", 1, True, None, None, 0.1, {}, "v1", 1.0, 1.0, part_id="SN-9")])
         assert [r["frame_id"] for r in log.part_rows("SN-9")] == [1]

@@ -137,3 +137,63 @@ def test_a_suggestion_the_project_does_not_know_is_dropped_not_the_frame(project
     sid = q.offer(img, verdict(ok=False, score=0.8, label="dent", confidence=0.8), 5.0)
     s = project.sample(sid)
     assert s.status == "unreviewed" and s.suggestion is None and s.suggestion_score == pytest.approx(0.8)
+
+
+V3_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE runs (id INTEGER PRIMARY KEY, started_at REAL NOT NULL, ended_at REAL, source TEXT NOT NULL,
+                   trigger TEXT NOT NULL, roi TEXT, summary TEXT);
+CREATE TABLE results (id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES runs(id), at REAL NOT NULL,
+    source TEXT NOT NULL, frame_id INTEGER NOT NULL,
+    verdict TEXT NOT NULL CHECK (verdict IN ('ok', 'not_ok', 'not_inspected')), class TEXT, confidence REAL,
+    score REAL, scores TEXT, model_version TEXT, latency_ms REAL, infer_ms REAL, sample_id INTEGER,
+    reason TEXT, counted_as TEXT, part_id TEXT);
+CREATE INDEX results_by_time ON results(at);
+CREATE INDEX results_by_run ON results(run_id);
+CREATE INDEX results_by_part ON results(part_id);
+INSERT INTO meta VALUES ('schema_version', '3');
+INSERT INTO runs VALUES (1, 1000.0, 1010.0, 'camera:0', 'free', NULL, '{"inspected": 5}');
+"""  # schema 3 as Inspector wrote it before accounts
+
+
+def test_a_schema_3_results_log_gains_user_and_views_keeping_its_rows(tmp_path):
+    import sqlite3
+
+    from inspector.core.live.results import SCHEMA_VERSION
+    db = sqlite3.connect(tmp_path / RESULTS_DB)
+    db.executescript(V3_SCHEMA)
+    db.executemany("INSERT INTO results (run_id, at, source, frame_id, verdict, class, score, model_version, part_id)"
+                   " VALUES (1, ?, 'camera:0', ?, 'ok', 'good', 0.1, 'v1', ?)",
+                   [(1000.0 + i, i, f"SN-{i}") for i in range(5)])
+    db.commit()
+    db.close()
+    with ResultsLog(tmp_path) as log:
+        assert log.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == str(SCHEMA_VERSION)
+        old = list(log.rows())
+        assert [r["part_id"] for r in old] == [f"SN-{i}" for i in range(5)]
+        assert all(r["user"] is None and r["views"] is None for r in old)
+        assert log.runs()[0]["user"] is None and log.runs()[0]["summary"] == {"inspected": 5}
+        run = log.start_run("camera:0", "free", None, user="ada")
+        log.write([ResultRow(run, 2000.0, "camera:0", 9, False, "scratch", 0.9, 0.9, {}, "v1", 1.0, 1.0,
+                             part_id="SN-9", user="ada",
+                             views=[{"camera": "top", "ok": False}, {"camera": "side", "ok": True}])])
+        assert log.runs()[-1]["user"] == "ada"
+        (new,) = log.part_rows("SN-9")
+        assert new["user"] == "ada" and new["views"] == '[{"camera": "top", "ok": false}, {"camera": "side", "ok": true}]'
+        assert log.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    with ResultsLog(tmp_path) as log:  # opening again does not migrate twice
+        assert len(list(log.rows())) == 6
+    with ResultsLog(tmp_path) as log:
+        n = log.export_csv(tmp_path / "all.csv")
+    with open(tmp_path / "all.csv", newline="", encoding="utf-8") as f:
+        table = list(csv.DictReader(f))
+    assert n == 6 and [r["user"] for r in table] == ["", "", "", "", "", "ada"] and table[0]["views"] == ""
+    assert '"camera": "side"' in table[-1]["views"]
+
+
+def test_a_single_camera_row_stores_no_views(project):
+    with ResultsLog(project.root) as log:
+        run = log.start_run("cam", "free", None, user="op1")
+        log.write([ResultRow(run, 1.0, "cam", 0, True, "good", 0.9, 0.1, {}, "v1", 1.0, 1.0, user="op1", views=[])])
+        (r,) = log.rows()
+        assert r["user"] == "op1" and r["views"] is None

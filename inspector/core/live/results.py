@@ -21,8 +21,9 @@ from inspector.core import durable
 from inspector.core.errors import ConfigError, ProjectError
 
 RESULTS_DB = "results.sqlite"
-SCHEMA_VERSION = 3  # 2: verdict not_inspected with reason and counted_as; score, model and timings may be empty
+SCHEMA_VERSION = 4  # 2: verdict not_inspected with reason and counted_as; score, model and timings may be empty
 # 3: part_id (the part's serial number or barcode: core/line/part_ids.py)
+# 4: user on results and runs (the account running the line: issue 12), views (multi-camera stations)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -33,7 +34,8 @@ CREATE TABLE IF NOT EXISTS runs (
     source TEXT NOT NULL,
     trigger TEXT NOT NULL,
     roi TEXT,
-    summary TEXT              -- JSON: the run's counters and timings, written when it ends
+    summary TEXT,             -- JSON: the run's counters and timings, written when it ends
+    user TEXT                 -- who started the line: the account, or the OS user without accounts
 );
 CREATE TABLE IF NOT EXISTS results (
     id INTEGER PRIMARY KEY,
@@ -52,7 +54,9 @@ CREATE TABLE IF NOT EXISTS results (
     sample_id INTEGER,        -- the review-queue sample in project.sqlite, when the frame was queued
     reason TEXT,              -- not_inspected: queue_full, inference_error, corrupt_frame, no_model, stopping
     counted_as TEXT,          -- not_inspected: how the part counted on the line then (ok / not_ok)
-    part_id TEXT              -- the part's ID (PLC, barcode, file name or counter); empty when none was read
+    part_id TEXT,             -- the part's ID (PLC, barcode, file name or counter); empty when none was read
+    user TEXT,                -- who ran the line when the verdict was made (account, or OS user)
+    views TEXT                -- JSON list: each camera's verdict on a multi-camera station; empty for one camera
 );
 CREATE INDEX IF NOT EXISTS results_by_time ON results(at);
 CREATE INDEX IF NOT EXISTS results_by_run ON results(run_id);
@@ -62,7 +66,11 @@ _RESULTS_TABLE = SCHEMA[SCHEMA.index("CREATE TABLE IF NOT EXISTS results ("):SCH
 COLUMNS_V1 = ("id", "run_id", "at", "source", "frame_id", "verdict", "class", "confidence", "score", "scores",
               "model_version", "latency_ms", "infer_ms", "sample_id")
 COLUMNS_V2 = (*COLUMNS_V1, "reason", "counted_as")
-COLUMNS = (*COLUMNS_V2, "part_id")
+COLUMNS_V3 = (*COLUMNS_V2, "part_id")
+COLUMNS = (*COLUMNS_V3, "user", "views")
+# Columns added in place (ALTER TABLE ... ADD COLUMN) by the migration to each version after 2.
+_ADDED_COLUMNS = {"results": (("part_id", "TEXT"), ("user", "TEXT"), ("views", "TEXT")),
+                  "runs": (("user", "TEXT"),)}
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,8 @@ class ResultRow:
     sample_id: int | None = None
     not_inspected: str | None = None  # the reason, when no model decided; ok is then how it counted
     part_id: str | None = None
+    user: str | None = None  # the account (or OS user) running the line when this verdict was made
+    views: list | None = None  # a multi-camera station's per-camera verdicts; None for one camera
 
 
 class ResultsLog:
@@ -101,10 +111,8 @@ class ResultsLog:
                 self.db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             elif int(row[0]) > SCHEMA_VERSION:
                 raise ProjectError(f"{self.path} was written by a newer Inspector — update Inspector to read it")
-            elif int(row[0]) < 2:
-                self._migrate_v1()
-            elif int(row[0]) < 3:
-                self._migrate_v2()
+            elif int(row[0]) < SCHEMA_VERSION:
+                self._migrate(int(row[0]))
             self.db.execute("CREATE INDEX IF NOT EXISTS results_by_part ON results(part_id)")
             # part_of_sample: Review looks up the current part's result; without it one lookup read all
             # 5,000,000 rows (0.57 s; bench/big_project.py). Partial: only queued frames have a sample.
@@ -114,31 +122,27 @@ class ResultsLog:
             raise ProjectError(f"{self.path} cannot be opened ({e}) — move it aside and start again "
                                "(a new, empty results log is then created)") from None
 
-    def _migrate_v1(self) -> None:
-        """v1 → v2: the results table allows not_inspected (SQLite cannot change a CHECK in place, so
-        the table is rebuilt in one transaction: every old row is kept, or nothing changes)."""
-        cols = ", ".join(COLUMNS_V1)
+    def _migrate(self, version: int) -> None:
+        """An older file brought to SCHEMA_VERSION in one transaction: every old row is kept, or nothing
+        changes. v1 → v2 rebuilds the results table (SQLite cannot change a CHECK in place, and v2 allows
+        not_inspected); later versions only add nullable columns, empty for the rows before."""
         self.db.execute("BEGIN IMMEDIATE")
         try:
-            self.db.execute("ALTER TABLE results RENAME TO results_v1")
-            self.db.execute("DROP INDEX IF EXISTS results_by_time")
-            self.db.execute("DROP INDEX IF EXISTS results_by_run")
-            self.db.execute(_RESULTS_TABLE)
-            self.db.execute(f"INSERT INTO results ({cols}) SELECT {cols} FROM results_v1")
-            self.db.execute("DROP TABLE results_v1")
-            self.db.execute("CREATE INDEX results_by_time ON results(at)")
-            self.db.execute("CREATE INDEX results_by_run ON results(run_id)")
-            self.db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
-            self.db.execute("COMMIT")
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-
-    def _migrate_v2(self) -> None:
-        """v2 → v3: a part_id column (empty for the rows before), added in one transaction."""
-        self.db.execute("BEGIN IMMEDIATE")
-        try:
-            self.db.execute("ALTER TABLE results ADD COLUMN part_id TEXT")
+            if version < 2:
+                cols = ", ".join(COLUMNS_V1)
+                self.db.execute("ALTER TABLE results RENAME TO results_v1")
+                self.db.execute("DROP INDEX IF EXISTS results_by_time")
+                self.db.execute("DROP INDEX IF EXISTS results_by_run")
+                self.db.execute(_RESULTS_TABLE)
+                self.db.execute(f"INSERT INTO results ({cols}) SELECT {cols} FROM results_v1")
+                self.db.execute("DROP TABLE results_v1")
+                self.db.execute("CREATE INDEX results_by_time ON results(at)")
+                self.db.execute("CREATE INDEX results_by_run ON results(run_id)")
+            for table, added in _ADDED_COLUMNS.items():
+                have = {r[1] for r in self.db.execute(f"PRAGMA table_info({table})")}
+                for name, kind in added:
+                    if name not in have:
+                        self.db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
             self.db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
             self.db.execute("COMMIT")
         except BaseException:
@@ -156,10 +160,10 @@ class ResultsLog:
         self.close()
 
     # -- writing ---------------------------------------------------------------------------------
-    def start_run(self, source: str, trigger: str, roi: str | None) -> int:
+    def start_run(self, source: str, trigger: str, roi: str | None, user: str | None = None) -> int:
         with self._lock:
-            return self.db.execute("INSERT INTO runs (started_at, source, trigger, roi) VALUES (?, ?, ?, ?)",
-                                   (time.time(), source, trigger, roi)).lastrowid
+            return self.db.execute("INSERT INTO runs (started_at, source, trigger, roi, user) VALUES (?, ?, ?, ?, ?)",
+                                   (time.time(), source, trigger, roi, user)).lastrowid
 
     def end_run(self, run_id: int, summary: dict) -> None:
         with self._lock:
@@ -174,14 +178,15 @@ class ResultsLog:
                  None if r.not_inspected else r.score,
                  json.dumps({k: round(v, 6) for k, v in r.scores.items()}) if r.scores else None,
                  r.model_version or None, r.latency_ms, r.infer_ms, r.sample_id, r.not_inspected,
-                 ("ok" if r.ok else "not_ok") if r.not_inspected else None, r.part_id) for r in rows]
+                 ("ok" if r.ok else "not_ok") if r.not_inspected else None, r.part_id, r.user,
+                 json.dumps(r.views, default=str) if r.views else None) for r in rows]
         with self._lock:
             self.db.execute("BEGIN IMMEDIATE")
             try:
                 self.db.executemany(
                     "INSERT INTO results (run_id, at, source, frame_id, verdict, class, confidence, score, scores,"
-                    " model_version, latency_ms, infer_ms, sample_id, reason, counted_as, part_id)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", data)
+                    " model_version, latency_ms, infer_ms, sample_id, reason, counted_as, part_id, user, views)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", data)
                 self.db.execute("COMMIT")
             except BaseException:
                 self.db.execute("ROLLBACK")
@@ -264,10 +269,10 @@ class ResultsLog:
 
     def runs(self) -> list[dict]:
         with self._lock:
-            rows = self.db.execute("SELECT id, started_at, ended_at, source, trigger, roi, summary FROM runs "
+            rows = self.db.execute("SELECT id, started_at, ended_at, source, trigger, roi, summary, user FROM runs "
                                    "ORDER BY id").fetchall()
         return [{"id": r[0], "started_at": r[1], "ended_at": r[2], "source": r[3], "trigger": r[4], "roi": r[5],
-                 "summary": json.loads(r[6]) if r[6] else None} for r in rows]
+                 "summary": json.loads(r[6]) if r[6] else None, "user": r[7]} for r in rows]
 
     def export_csv(self, path: str | Path, *, since: float | None = None, until: float | None = None,
                    run_id: int | None = None) -> int:
