@@ -3,10 +3,12 @@
     genicam://                       the first camera found
     genicam://192.168.0.20           by address, or by Aravis device id / serial ("Basler-21234567")
     ?exposure_us=5000&gain=2&pixel_format=Mono8&roi=0,0,640,480&fps=30&trigger=free|software|line1
+    (also offset_x=, offset_y=, width=, height=: one side of the region, the rest as the camera has it)
 
-Settings are applied one by one when the camera opens; one the camera refuses (out of range, not a
-feature of this model) is listed as refused (`refused`, shown when the source opens) and the rest
-still apply. A pixel format the pipeline cannot convert is one ConfigError before acquisition.
+Settings are applied one by one when the camera opens (camera_settings.py); one the camera refuses
+(out of range, not a feature of this model, a pixel format Inspector cannot convert) is listed as
+refused (`refused`, shown when the source opens) and the rest still apply. change() applies one
+setting while the stream runs (the Live tab's Camera… dialog) and keeps it for reconnects.
 trigger=free: the camera runs at fps; line1 (line2, …): the camera waits for its hardware trigger
 input (the PLC wires it); software: a frame is taken each time the pipeline asks for one.
 
@@ -20,14 +22,16 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import threading
 import time
 from pathlib import Path
+from urllib.parse import urlencode
 
 import cv2
 import numpy as np
 
 from inspector.core.errors import ConfigError
-from inspector.core.live.roi import Roi
+from inspector.core.live import camera_settings
 from inspector.core.live.source_base import Source, SourceError
 
 _SYSTEM_GI = (Path("/usr/lib/python3/dist-packages/gi"), Path("/usr/lib64/python3/site-packages/gi"))
@@ -36,7 +40,7 @@ _CONVERT = {"Mono8": None, "Mono16": None, "RGB8": None, "RGB8Packed": None, "BG
             "BayerRG8": cv2.COLOR_BayerRG2RGB, "BayerBG8": cv2.COLOR_BayerBG2RGB,
             "BayerGR8": cv2.COLOR_BayerGR2RGB, "BayerGB8": cv2.COLOR_BayerGB2RGB}
 _OPTIONS = {"exposure_us": float, "gain": float, "pixel_format": str, "roi": str, "fps": float, "trigger": str,
-            "buffers": int}
+            "buffers": int, "offset_x": int, "offset_y": int, "width": int, "height": int}
 
 
 def aravis():
@@ -74,23 +78,21 @@ def _load_system_gi() -> None:
 
 
 class GenicamSource(Source):
-    can_stall = True
-
     def __init__(self, device: str | None = None, *, exposure_us: float | None = None, gain: float | None = None,
                  pixel_format: str | None = None, roi: str | None = None, fps: float | None = None,
-                 trigger: str = "free", buffers: int = 8):
+                 trigger: str = "free", buffers: int = 8, offset_x: int | None = None, offset_y: int | None = None,
+                 width: int | None = None, height: int | None = None):
         super().__init__()
-        trigger = (trigger or "free").lower()
-        if trigger not in ("free", "software") and not (trigger.startswith("line") and trigger[4:].isdigit()):
-            raise ConfigError(f"GenICam trigger {trigger!r} is not known — use free, software or line1 (line2, …)")
-        if pixel_format is not None and pixel_format not in _CONVERT:
-            raise ConfigError(f"pixel format {pixel_format} is not supported — use one of "
-                              f"{', '.join(sorted(_CONVERT))}")
+        self.trigger = camera_settings.parse_trigger(trigger)
+        given = {"exposure_us": exposure_us, "gain": gain, "pixel_format": pixel_format, "fps": fps,
+                 "roi": None if roi is None else camera_settings.parse("roi", roi)[1],
+                 "offset_x": offset_x, "offset_y": offset_y, "width": width, "height": height}
+        # what is applied each time the camera opens, in camera_settings.ORDER; a change from the Live
+        # tab replaces its entry, so a reconnect keeps it
+        self.settings = {k: given[k] for k in camera_settings.ORDER if k != "trigger" and given.get(k) is not None}
         self.device = device or None
-        self.exposure_us, self.gain, self.pixel_format, self.fps = exposure_us, gain, pixel_format, fps
-        self.region = Roi.parse(roi) if roi else None
-        self.trigger, self.buffers = trigger, max(2, buffers)
-        self.live = trigger != "software"  # software: the camera waits for us, like a file
+        self.buffers = max(2, buffers)
+        self.live = self.trigger != "software"  # software: the camera waits for us, like a file
         self.name = f"genicam://{device or ''}"
         self.refused: list[str] = []
         self.lost_frames = 0
@@ -100,6 +102,15 @@ class GenicamSource(Source):
         self._last_id: int | None = None
         self._index = 0  # frames the camera sent since it was opened first (block ids unwrapped)
         self._pending_trigger = False
+        # the reader holds _io while it waits for a frame; a change takes _turn first, so the reader,
+        # which passes through _turn before each wait, cannot take _io back before the change runs
+        self._io = threading.Lock()
+        self._turn = threading.Lock()
+
+    @property
+    def can_stall(self) -> bool:
+        """A camera waiting for its hardware trigger is silent until the part comes: not a stall."""
+        return not self.trigger.startswith("line")
 
     @property
     def open_note(self) -> str:
@@ -119,7 +130,14 @@ class GenicamSource(Source):
         if fmt not in _CONVERT:
             raise ConfigError(f"the camera sends {fmt}, which Inspector cannot convert — set pixel_format= to one "
                               f"of {', '.join(f for f in cam.dup_available_pixel_formats_as_strings() if f in _CONVERT)}")
-        self._format = fmt
+        with self._io:
+            self._cam = cam
+            self._start_stream()
+        self.name = f"genicam://{self.device or cam.get_device_id()}"
+
+    def _start_stream(self) -> None:
+        cam, Aravis = self._cam, self._Aravis
+        self._format = cam.get_pixel_format_as_string()
         stream = cam.create_stream(None, None)
         if stream is None:
             raise SourceError(f"GenICam camera {self.device or ''}: no stream could be opened — retrying")
@@ -127,47 +145,80 @@ class GenicamSource(Source):
         for _ in range(self.buffers):
             stream.push_buffer(Aravis.Buffer.new_allocate(size))
         cam.start_acquisition()
-        self._cam, self._stream, self._last_id = cam, stream, None
-        self.name = f"genicam://{self.device or cam.get_device_id()}"
+        self._stream, self._last_id = stream, None
 
     def _apply(self, cam) -> None:
         """Each setting on its own: a refused one is noted, the others still apply."""
-        steps = []
-        if self.pixel_format is not None:
-            steps.append(("pixel_format", lambda: cam.set_pixel_format_from_string(self.pixel_format),
-                          lambda: cam.get_pixel_format_as_string() == self.pixel_format))
-        if self.region is not None:
-            r = self.region
-            steps.append(("roi", lambda: cam.set_region(r.x, r.y, r.w, r.h),
-                          lambda: tuple(cam.get_region()) == (r.x, r.y, r.w, r.h)))
-        if self.exposure_us is not None:
-            steps.append(("exposure_us", lambda: cam.set_exposure_time(self.exposure_us),
-                          lambda: abs(cam.get_exposure_time() - self.exposure_us) <= max(1.0, 0.01 * self.exposure_us)))
-        if self.gain is not None:
-            steps.append(("gain", lambda: cam.set_gain(self.gain), lambda: abs(cam.get_gain() - self.gain) < 0.01))
-        if self.trigger == "free":
-            steps.append(("trigger", cam.clear_triggers, lambda: True))
-            if self.fps is not None:
-                steps.append(("fps", lambda: cam.set_frame_rate(self.fps),
-                              lambda: abs(cam.get_frame_rate() - self.fps) < 0.01 * self.fps))
-        else:
-            source = "Software" if self.trigger == "software" else f"Line{self.trigger[4:]}"
-            steps.append(("trigger", lambda: cam.set_trigger(source), lambda: True))
-        for name, do, took in steps:
-            try:
-                outside = _outside(cam, name, self)
-                if outside:
-                    self.refused.append(f"{name} ({outside})")
-                    continue
-                do()
-                ok = took()
-            except Exception as e:  # noqa: BLE001 - GLib.Error from the camera
-                self.refused.append(f"{name} ({_msg(e)})")
+        for name in camera_settings.ORDER:
+            value = self.trigger if name == "trigger" else self.settings.get(name)
+            if value is None:
                 continue
-            if not ok:
-                self.refused.append(f"{name} (the camera kept its own value)")
+            done = camera_settings.apply(cam, name, value)
+            if not done.ok:
+                self.refused.append(f"{name} ({done.reason})")
+
+    # -- changed while the stream runs (the Live tab's Camera… dialog); any thread ---------------------
+    def change(self, name: str, value) -> camera_settings.Applied:
+        """Apply one setting to the open camera and read it back; refused: the camera keeps its value
+        and the stream goes on. Format and region changes restart acquisition with new buffers."""
+        name, value = camera_settings.parse(name, value)
+        with self._turn, self._io:
+            cam = self._cam
+            if cam is None:
+                return camera_settings.Applied(name, value, False, None,
+                                               "the camera is not connected now — try again when it is")
+            payload = name in camera_settings.PAYLOAD
+            if payload:
+                self._stop_stream()
+            try:
+                done = camera_settings.apply(cam, name, value)
+            finally:
+                if payload:
+                    self._start_stream()
+            if done.ok:
+                self._remember(name, done.now)
+            return done
+
+    def state(self) -> dict:
+        """The open camera's settings with their bounds and choices (camera_settings.read)."""
+        with self._turn, self._io:
+            if self._cam is None:
+                raise SourceError("the GenICam camera is not connected now — try again when it is")
+            return camera_settings.read(self._cam)
+
+    def spec(self) -> str:
+        """This source as a genicam:// string with its settings now (saved as the station's source)."""
+        options = {k: camera_settings._show(v) for k, v in self.settings.items()}
+        options["trigger"] = self.trigger
+        if self.buffers != 8:
+            options["buffers"] = str(self.buffers)
+        return f"genicam://{self.device or ''}?{urlencode(options, safe=',')}"
+
+    def _remember(self, name: str, now) -> None:
+        if name == "trigger":
+            self.trigger = now
+            return
+        if name in camera_settings.REGION_PARTS or name == "roi":
+            for part in camera_settings.REGION_PARTS:
+                self.settings.pop(part, None)
+            name, now = "roi", camera_settings._get(self._cam, "roi")
+        self.settings[name] = now
+        self.settings = {k: self.settings[k] for k in camera_settings.ORDER if k in self.settings}
+
+    def _stop_stream(self) -> None:
+        try:
+            self._cam.stop_acquisition()
+        except Exception:  # noqa: BLE001 - already stopped
+            pass
+        self._stream = None  # its buffers have the old size: a new stream gets new ones
 
     def read(self, timeout: float = 0.5):
+        with self._turn:
+            pass  # a change waiting for the camera goes first
+        with self._io:
+            return self._read(timeout)
+
+    def _read(self, timeout: float):
         stream = self._stream
         if stream is None:
             raise SourceError("GenICam camera is not open")
@@ -214,8 +265,9 @@ class GenicamSource(Source):
         return cv2.cvtColor(raw, code if code is not None else cv2.COLOR_GRAY2RGB)
 
     def close(self) -> None:
-        cam, stream = self._cam, self._stream
-        self._cam = self._stream = None
+        with self._turn, self._io:
+            cam, stream = self._cam, self._stream
+            self._cam = self._stream = None
         if stream is not None:
             try:
                 stats = stream.get_statistics()
@@ -230,28 +282,7 @@ class GenicamSource(Source):
         time.sleep(0)  # let GLib drop the stream thread
 
 
-def _outside(cam, name: str, src: "GenicamSource") -> str | None:
-    """Why a value lies outside what the camera says it takes (its bounds, its sensor), else None."""
-    try:
-        if name in ("gain", "exposure_us", "fps"):
-            value = {"gain": src.gain, "exposure_us": src.exposure_us, "fps": src.fps}[name]
-            lo, hi = {"gain": cam.get_gain_bounds, "exposure_us": cam.get_exposure_time_bounds,
-                      "fps": cam.get_frame_rate_bounds}[name]()
-            if not lo <= value <= hi:
-                return f"{value:g} is outside the camera's {lo:g} to {hi:g}"
-        elif name == "roi":
-            w, h = cam.get_sensor_size()
-            r = src.region
-            if r.x + r.w > w or r.y + r.h > h:
-                return f"{r} does not fit the {w}×{h} sensor"
-    except Exception:  # noqa: BLE001 - a camera without bounds: let it decide
-        return None
-    return None
-
-
-def _msg(e: Exception) -> str:
-    text = getattr(e, "message", None) or str(e)
-    return text.split(": ", 1)[-1].strip()
+_msg = camera_settings.error_text
 
 
 def from_spec(spec: str) -> GenicamSource:
