@@ -31,6 +31,8 @@ def add_commands(add) -> None:
     sp.add_argument("--stall-s", type=float, default=2.0,
                     help="a camera or stream with no picture for this many seconds is STALLED and reconnected")
     sp.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    sp.add_argument("--user", help="who runs the line (an account, operator or above, when the project has accounts; "
+                                   "password from INSPECTOR_PASSWORD or a prompt); recorded on every result")
     from inspector.cli.line_cmds import add_commands as add_line_commands, add_run_flags
 
     add_run_flags(sp)
@@ -74,6 +76,8 @@ def cmd_run(args) -> int:
                         backend=args.backend, threads=args.threads, max_frames=args.max_frames,
                         record=not args.no_record, not_inspected_as=args.not_inspected_as, stall_s=args.stall_s)
     with open_project(args.project) as project:
+        from inspector.cli.account_cmds import login
+        config.user = login(project, args.user, "line.run").name
         line, config.part_id = line_for_run(args, project, lambda kind, message: on_event(_LineEvent(kind, message)))
         if line is not None and line.plc is not None:
             config.trigger = line.plc

@@ -32,3 +32,6 @@ class LiveConfig:
     # where each triggered part's ID comes from: plc | file | counter | barcode[:x,y,w,h] (core/line/part_ids.py);
     # None = none (a PLC trigger still passes the ID it was given)
     part_id: str | None = None
+    # who runs the line, recorded on the run and on every verdict (the account, or the computer's user
+    # without accounts); None = the project's logged-in actor, else the computer's user
+    user: str | None = None

@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from inspector.core import audit
 from inspector.core.errors import ConfigError, InspectorError, ModelError
 from inspector.core.live.config import LiveConfig
 import numpy as np
@@ -36,6 +37,8 @@ class LivePipeline:
         if not config.stall_s > 0:
             raise ConfigError(f"stall time {config.stall_s} s must be positive, e.g. 2")
         self.project, self.config = project, config
+        # who runs the line: on the run, on every verdict and on the audit rows of its start and stop
+        self.user: str = config.user or getattr(project, "actor", None) or audit.os_user()
         self.not_inspected_as = parse_not_inspected_as(
             config.not_inspected_as or project.get_meta(NOT_INSPECTED_SETTING) or "not_ok")
         self.source = open_source(config.source)
@@ -69,6 +72,7 @@ class LivePipeline:
         self._pending: ModelRunner | None = None
         self._target: str | None = None
         self._recorder: Recorder | None = None
+        self._started_audited = False  # a line.start row was written: line.stop follows it
         self._threads: list[threading.Thread] = []
         self._opened = False
         self._ever_opened = False
@@ -101,6 +105,7 @@ class LivePipeline:
             raise ConfigError("this pipeline was already started — make a new LivePipeline for another run")
         self._target = self._resolve_version()
         self._open_recorder()
+        self._audit_start()
         self._set_state(STARTING)
         for name, fn in (("infer", self._infer_loop), ("capture", self._capture_loop), ("record", self._record_loop)):
             t = threading.Thread(target=fn, name=f"live-{name}", daemon=True)
@@ -129,6 +134,15 @@ class LivePipeline:
         with self._lock:
             self._manual += 1
 
+    def set_user(self, user: str) -> None:
+        """Another account took over the running line (a log-in at the station): the verdicts made from
+        now on carry it; those already made keep the one who ran the line then."""
+        old, self.user = self.user, user
+        if self._recorder is not None:
+            self._recorder.user = user
+        if old != user and self._state not in (IDLE, FINISHED, STOPPED, FAILED):
+            self._audit("line.handover", {"from": old, "to": user})
+
     def swap_model(self, version: str) -> None:
         """Load `version` in the background and switch between two batches once it is warmed up;
         frames keep flowing through the current model meanwhile. On failure the current one stays."""
@@ -148,6 +162,7 @@ class LivePipeline:
         if self._runner is None:
             self._target = self._resolve_version()
             self._open_recorder()
+            self._audit_start()
             self._runner = self._load(self._target)
         if not self._opened:
             self.source.open()
@@ -189,6 +204,19 @@ class LivePipeline:
                 self.on_event(PipelineEvent(kind, self._state, message))
             except Exception:  # noqa: BLE001 - a broken display must not stop inspection
                 pass
+
+    def _audit(self, action: str, detail: dict) -> None:
+        """One audit row about the line under self.user; never stops inspection (the project may be busy,
+        or already closed when a run ends after its caller gave up waiting)."""
+        try:
+            self.project.record(action, {"run_id": self.run_id, "source": self.source.name, **detail}, self.user)
+        except Exception as e:  # noqa: BLE001
+            self._event("record_error", f"{action} not written to the audit trail: {e}")
+
+    def _audit_start(self) -> None:
+        self._started_audited = True
+        self._audit("line.start", {"trigger": str(self.trigger_mode), "model": self._target,
+                                   "recorded": self.config.record})
 
     def _set_state(self, state: str, message: str = "") -> None:
         with self._lock:
@@ -457,11 +485,8 @@ class LivePipeline:
         self._stop.wait(self.config.reconnect_s[0])
 
     def _fires(self, frame: Frame) -> bool:
-        if _is_corrupt(frame):  # nothing to look at: fires when the trigger does not need the picture
-            fired = self.trigger_mode.name == "free" or (
-                self.trigger_mode.name.startswith("interval") and self.trigger_mode.fire(frame))
-        else:
-            fired = self.trigger_mode.fire(frame)
+        # nothing to look at in a corrupt frame: it fires only triggers that do not need the picture
+        fired = not (_is_corrupt(frame) and self.trigger_mode.needs_picture) and self.trigger_mode.fire(frame)
         if not fired and self._manual:
             with self._lock:
                 if self._manual:
@@ -533,7 +558,7 @@ class LivePipeline:
     def _open_recorder(self) -> None:
         if self.config.record and self._recorder is None:
             self._recorder = Recorder(self.project, self.config.review, self.source.name, str(self.trigger_mode),
-                                      str(self.roi) if self.roi else None, self._event)
+                                      str(self.roi) if self.roi else None, self._event, self.user)
             self.run_id = self._recorder.run_id
 
     def _finish(self, final: str) -> None:
@@ -544,6 +569,9 @@ class LivePipeline:
             if runner is not None:
                 runner.close()  # frees the session; version and backend stay readable
         self._set_state(final, str(self.error) if self.error else final)
+        if self._started_audited:
+            self._audit("line.stop", {"state": final, **{k: getattr(summary, k) for k in (
+                "triggered", "ok", "not_ok", "not_inspected")}})
         if self._recorder is not None:
             self._recorder.end({**summary.as_dict(), "state": final})
         self._done.set()

@@ -26,13 +26,17 @@ class Record:
     infer_ms: float | None
     crop: np.ndarray | None  # only for review candidates
     part_id: str | None = None
+    user: str | None = None
 
 
 class Recorder:
     def __init__(self, project, policy: ReviewPolicy, source_name: str, trigger: str, roi: str | None,
-                 event: Callable[[str, str], None]):
+                 event: Callable[[str, str], None], user: str | None = None):
         self.log = ResultsLog(project.root)
-        self.run_id = self.log.start_run(source_name, trigger, roi)
+        # Who runs the line: read when each verdict is made (record_of), so a change of user while the
+        # line runs goes on the verdicts that follow, never on those already made.
+        self.user = user
+        self.run_id = self.log.start_run(source_name, trigger, roi, user)
         self.review = ReviewQueue(project, policy, source_name) if policy.enabled else None
         self.policy = policy
         self.source_name = source_name
@@ -49,7 +53,7 @@ class Recorder:
             crop = np.array(r.crop)  # a copy: the frame itself can go
         infer_ms = None if r.verdict.not_inspected else r.infer_ms
         return Record(r.frame.id, r.frame.captured_at, r.verdict, r.latency_ms, infer_ms, crop,
-                      r.frame.meta.get("part_id"))
+                      r.frame.meta.get("part_id"), self.user)
 
     def submit(self, rec: Record) -> None:
         """From the pipeline's threads; never blocks. After close_input() the record can no longer be
@@ -96,7 +100,7 @@ class Recorder:
             v = it.verdict
             rows.append(ResultRow(self.run_id, it.captured_at, self.source_name, it.frame_id, v.ok, v.label,
                                   v.confidence, v.score, v.scores, v.model_version, _ms(it.latency_ms),
-                                  _ms(it.infer_ms), sample_id, v.not_inspected, it.part_id))
+                                  _ms(it.infer_ms), sample_id, v.not_inspected, it.part_id, it.user))
         try:
             self.log.write(rows)
         except Exception as e:  # noqa: BLE001 - e.g. disk full: keep inspecting, say so

@@ -1,0 +1,160 @@
+"""`inspector run` on a project with accounts: an operator (or above) logs in with --user, a wrong password
+or no --user is one refused line, and the account goes on the run, on every result row, on the audit rows
+of the log-in and of the line's start and stop, and into `results --csv` and `results --part --json`.
+Without accounts the computer's user is recorded. A stand-in model (registered runner) keeps it quick;
+the project, the results log and the pipeline are real."""
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from inspector.cli.main import main
+from inspector.core import accounts, audit
+from inspector.core.live.frames import Verdict
+from inspector.core.live.pipeline import LiveConfig, LivePipeline
+from inspector.core.live.results import ResultsLog
+from inspector.core.live.runners import RUNNERS, register_runner
+from inspector.core.project import Project
+from inspector.core.registry import ModelRegistry
+
+PW = "line-3-secret"
+ROLE_USER = {"operator": "otto", "engineer": "eve", "admin": "root"}
+
+
+class EveryThirdNotOk:
+    kind, backend = "runlogintest", "test"
+
+    def __init__(self, version):
+        self.version, self.n = version, 0
+
+    def warm_up(self, max_batch):
+        pass
+
+    def infer(self, images):
+        out = []
+        for _ in images:
+            self.n += 1
+            ok = self.n % 3 != 0
+            out.append(Verdict(ok=ok, score=0.1 if ok else 0.9, label=None, confidence=None, scores={},
+                               model_version=self.version))
+        return out
+
+    def close(self):
+        pass
+
+
+@pytest.fixture(autouse=True)
+def stand_in_model():
+    register_runner("runlogintest", lambda registry, mv, cfg, backend, threads: EveryThirdNotOk(mv.version))
+    yield
+    RUNNERS.pop("runlogintest", None)
+
+
+def _new_project(path, *, staffed: bool) -> str:
+    with Project.init(path) as p:
+        ModelRegistry(p).save("runlogintest", {}, {"w.bin": lambda q: q.write_bytes(b"x")}, summary={})
+        if staffed:
+            accounts.add(p, "root", "admin", PW, by=None)
+            admin = accounts.login(p, "root", PW)
+            accounts.add(p, "eve", "engineer", PW, by=admin)
+            accounts.add(p, "otto", "operator", PW, by=admin)
+    return str(path)
+
+
+@pytest.fixture
+def staffed(tmp_path, monkeypatch):
+    monkeypatch.setenv("INSPECTOR_PASSWORD", PW)
+    return _new_project(tmp_path / "proj", staffed=True)
+
+
+def run_line(project, *extra):
+    return main(["run", "--project", project, "--source", "synthetic://line?size=32&seed=1", "--model", "v1",
+                 "--max-frames", "6", "--part-id", "counter", "--no-line", "--json", *extra])
+
+
+def results(project):
+    with ResultsLog(project) as log:
+        return list(log.rows()), log.runs()
+
+
+@pytest.mark.parametrize("role", ["operator", "engineer", "admin"])
+def test_each_role_may_run_the_line_and_is_recorded_everywhere(staffed, role, capsys):
+    user = ROLE_USER[role]
+    assert run_line(staffed, "--user", user) == 0, capsys.readouterr().err
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    rows, runs = results(staffed)
+    assert len(rows) == 6 and {r["user"] for r in rows} == {user} and runs[-1]["user"] == user
+    assert summary["run_id"] == runs[-1]["id"]
+    with Project.open(staffed) as p:
+        tail = audit.rows(p.db)[-3:]
+        assert audit.verify(p.db).ok
+    assert [(r.action, r.user, r.role) for r in tail] == [("login", user, role), ("line.start", user, role),
+                                                          ("line.stop", user, role)]
+    assert tail[1].detail["run_id"] == runs[-1]["id"] and tail[1].detail["model"] == "v1"
+    assert (tail[2].detail["state"], tail[2].detail["triggered"], tail[2].detail["not_ok"]) == ("finished", 6, 2)
+
+
+def test_a_wrong_password_is_one_line_audited_and_runs_nothing(staffed, monkeypatch, capsys):
+    monkeypatch.setenv("INSPECTOR_PASSWORD", "wrong")
+    assert run_line(staffed, "--user", "otto") == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "wrong name or password" in err
+    with Project.open(staffed) as p:
+        last = audit.rows(p.db)[-1]
+    assert (last.action, last.user, last.detail["why"]) == ("login.failed", "otto", "wrong secret")
+    assert not (p.root / "results.sqlite").exists()  # the line never started
+
+
+def test_without_user_the_run_is_refused_naming_the_role(staffed, capsys):
+    assert run_line(staffed) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == ("error: this project has accounts — pass --user NAME "
+                   "(starting the line needs an operator — log in as one)"), err
+
+
+def test_without_accounts_the_computer_user_is_recorded(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("INSPECTOR_PASSWORD", raising=False)
+    solo = _new_project(tmp_path / "solo", staffed=False)
+    assert run_line(solo) == 0, capsys.readouterr().err
+    rows, runs = results(solo)
+    assert {r["user"] for r in rows} == {audit.os_user()} and runs[-1]["user"] == audit.os_user()
+    with Project.open(solo) as p:
+        start = audit.rows(p.db, action="line.start")[-1]
+    assert (start.user, start.role) == (audit.os_user(), audit.SINGLE_USER)
+
+
+def test_exports_carry_the_account(staffed, tmp_path, capsys):
+    assert run_line(staffed, "--user", "otto") == 0
+    capsys.readouterr()
+    assert main(["results", "--project", staffed, "--csv", str(tmp_path / "r.csv"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert out["runs"][-1]["user"] == "otto"
+    with open(tmp_path / "r.csv", newline="", encoding="utf-8") as f:
+        table = list(csv.DictReader(f))
+    assert len(table) == 6 and {r["user"] for r in table} == {"otto"} and "views" in table[0]
+    part = table[0]["part_id"]
+    assert part
+    assert main(["results", "--project", staffed, "--part", part, "--json"]) == 0
+    story = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert [r["user"] for r in story["results"]] == ["otto"]
+    assert main(["results", "--project", staffed, "--part", part]) == 0
+    assert "by otto" in capsys.readouterr().out
+
+
+def test_a_new_user_taking_over_a_running_line_goes_on_the_following_results(staffed):
+    with Project.open(staffed) as p:
+        line = LivePipeline(p, LiveConfig(source="synthetic://line?size=32&seed=2", model="v1", user="otto"))
+        for _ in range(3):
+            assert line.step() is not None
+        line.set_user("eve")
+        for _ in range(2):
+            assert line.step() is not None
+        line.close()
+        handover = audit.rows(p.db, action="line.handover")[-1]
+        stop = audit.rows(p.db, action="line.stop")[-1]
+    rows, runs = results(staffed)
+    assert [r["user"] for r in rows] == ["otto"] * 3 + ["eve"] * 2 and runs[-1]["user"] == "otto"
+    assert (handover.user, handover.detail["from"], handover.detail["to"]) == ("eve", "otto", "eve")
+    assert stop.user == "eve"
