@@ -26,6 +26,7 @@ PLC_OFFLINE = "PLC offline"
 
 class PlcTrigger(Trigger):
     name = "plc"
+    needs_picture = True  # a damaged frame does not take the PLC's request: the next good one does
 
     def __init__(self, *, max_pending: int = 8, on_event: Callable[[str, str], None] | None = None):
         self.max_pending = max_pending

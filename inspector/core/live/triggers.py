@@ -12,6 +12,9 @@ from inspector.core.live.roi import Roi
 
 class Trigger:
     name = "free"
+    # fire() looks at the picture: a frame that could not be decoded never fires it (and a PLC request
+    # waits for the next good frame); the others fire on it too, and the part is logged not inspected
+    needs_picture = False
 
     def fire(self, frame: Frame) -> bool:
         return True
@@ -55,6 +58,8 @@ class PresenceTrigger(Trigger):
     little changed (below `on`: debris left behind), after `relearn` frames otherwise (the start
     frame had a part in view, or the belt stopped with a part under the camera; when that part
     leaves, the trigger fires once on the empty belt, then relearns it)."""
+
+    needs_picture = True
 
     def __init__(self, region: Roi | None = None, *, on: float = 0.2, off: float = 0.05, level: int = 30,
                  width: int = 64, adapt: float = 0.05, settle: int = 3, relearn: int = 50):
