@@ -64,6 +64,7 @@ class InspectionResult:
     infer_ms: float  # model time per frame (batch time / batch size)
     latency_ms: float
     batch_size: int
+    views: tuple["ViewResult", ...] = ()  # a multi-camera station's part: each view's own result (station.py)
 
     @property
     def crop(self) -> np.ndarray:
@@ -71,6 +72,32 @@ class InspectionResult:
             return self.frame.image
         x, y, w, h = self.roi
         return self.frame.image[y:y + h, x:x + w]
+
+
+@dataclass(frozen=True)
+class ViewResult:
+    """One view's share of a station's part: its result, or None when it gave none; reason (naming the
+    view) when it did not decide the part."""
+
+    name: str
+    result: InspectionResult | None
+    reason: str | None = None
+
+    def as_dict(self) -> dict:
+        """The view's entry in the results log's `views` column and in the line outputs' messages."""
+        r = self.result
+        d = {"view": self.name, "verdict": "not_inspected" if self.reason else ("ok" if r.verdict.ok else "not_ok")}
+        if r is not None:
+            v = r.verdict
+            d.update(source=r.frame.source, frame_id=r.frame.id, model_version=v.model_version or None,
+                     roi=list(r.roi) if r.roi else None, latency_ms=round(r.latency_ms, 3))
+            if not v.not_inspected:
+                d.update({"class": v.label, "score": round(float(v.score), 4),
+                          "confidence": None if v.confidence is None else round(float(v.confidence), 4),
+                          "infer_ms": round(r.infer_ms, 3)})
+        if self.reason:
+            d["reason"] = self.reason
+        return d
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ class Record:
     crop: np.ndarray | None  # only for review candidates
     part_id: str | None = None
     user: str | None = None
+    views: list | None = None  # a multi-camera station's part: each view's verdict (ViewResult.as_dict)
 
 
 class Recorder:
@@ -53,7 +54,7 @@ class Recorder:
             crop = np.array(r.crop)  # a copy: the frame itself can go
         infer_ms = None if r.verdict.not_inspected else r.infer_ms
         return Record(r.frame.id, r.frame.captured_at, r.verdict, r.latency_ms, infer_ms, crop,
-                      r.frame.meta.get("part_id"), self.user)
+                      r.frame.meta.get("part_id"), self.user, [v.as_dict() for v in r.views] or None)
 
     def submit(self, rec: Record) -> None:
         """From the pipeline's threads; never blocks. After close_input() the record can no longer be
@@ -100,7 +101,7 @@ class Recorder:
             v = it.verdict
             rows.append(ResultRow(self.run_id, it.captured_at, self.source_name, it.frame_id, v.ok, v.label,
                                   v.confidence, v.score, v.scores, v.model_version, _ms(it.latency_ms),
-                                  _ms(it.infer_ms), sample_id, v.not_inspected, it.part_id, it.user))
+                                  _ms(it.infer_ms), sample_id, v.not_inspected, it.part_id, it.user, it.views))
         try:
             self.log.write(rows)
         except Exception as e:  # noqa: BLE001 - e.g. disk full: keep inspecting, say so
