@@ -11,11 +11,13 @@ from PySide6.QtGui import QFont, QFontMetrics, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout,
                                QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget)
 
+from inspector.core import accounts
 from inspector.core.errors import InspectorError
 from inspector.core.live import credentials
 from inspector.core.live.pipeline import NOT_INSPECTED_SETTING
 from inspector.core.live.roi import Roi
 from inspector.core.live.sources import redact
+from inspector.gui import role_guard
 from inspector.gui.image_view import IDLE_COLOR, NG_COLOR, OK_COLOR, ImageView
 from inspector.gui.line_box import LineBox
 from inspector.gui.line_box import check as check_line
@@ -185,6 +187,7 @@ class LivePanel(QWidget):
         self.live.stopped.connect(self._stopped)
         self.live.errored.connect(self._errored)
         self.live.busy_changed.connect(lambda _: self._update_controls())
+        self.session.actor_changed.connect(self._actor_changed)
         self._frame_timer = QTimer(self)  # repaint at most ~30 times a second: never a backlog
         self._frame_timer.setInterval(33)
         self._frame_timer.timeout.connect(self._paint_newest)
@@ -226,9 +229,13 @@ class LivePanel(QWidget):
         return LiveConfig(source=credentials.resolve(self.source.text().strip()),
                           trigger=self.trigger_combo.currentData(), roi=roi,
                           review=ReviewPolicy(max_per_minute=self.session.prefs.review_per_minute),
-                          not_inspected_as=self.not_inspected_combo.currentData(), part_id=self.line_box.part_id())
+                          not_inspected_as=self.not_inspected_combo.currentData(), part_id=self.line_box.part_id(),
+                          user=self.session.user)
 
     def toggle(self) -> None:
+        if not self.session.may("line.run"):  # F5 on a disabled button: the one-line refusal
+            self._set_status(accounts.refusal("line.run"))
+            return
         if self.live.running:
             self.stop()
         else:
@@ -263,6 +270,7 @@ class LivePanel(QWidget):
             return
         self._trigger_mode = config.trigger
         self._set_status(f"Starting {redact(config.source)} …")
+        self.live.user = self.session.user
         self.live.start(config, line)
 
     def stop(self) -> None:
@@ -301,6 +309,15 @@ class LivePanel(QWidget):
         self.line_box.set_editable(not running and not busy)
         if not running:
             self.line_box.show_status(None)
+        role_guard.apply(self.session, [(self.start_btn, "line.run")])
+
+    def _actor_changed(self) -> None:
+        """A log-in at the station (switch user): the running line's next verdicts carry the new account.
+        Locking does not change who runs the line: the line keeps running, under the last account, until
+        someone logs in."""
+        if not self.session.locked:
+            self.live.set_user(self.session.user)
+        self._update_controls()
 
     # -- the picture --------------------------------------------------------------------------------------
     def _paint_newest(self) -> None:

@@ -48,6 +48,7 @@ class LiveService(QObject):
         self.not_ok_seen = 0
         self.not_inspected_seen = 0  # triggered parts no model decided (corrupt frame, queue full, …)
         self.line = None  # the run's core LineIO (PLC / MES outputs), when it has any
+        self.user: str | None = None  # who runs the line now: set_user; the pipeline records it on each verdict
 
     # -- called on pipeline threads: store and return at once -----------------------------------
     def _on_result(self, r: InspectionResult) -> None:
@@ -143,6 +144,8 @@ class LiveService(QObject):
 
     def _started(self, made) -> None:
         self._project, self.pipeline, self.line = made
+        if self.user and self.pipeline.user != self.user:  # someone else logged in while it was starting
+            self.pipeline.set_user(self.user)
         with self._lock:
             self._frame = self._result = None
         self._set_busy(False)
@@ -151,6 +154,13 @@ class LiveService(QObject):
     def _start_failed(self, message: str) -> None:
         self._set_busy(False)
         self.errored.emit(message)
+
+    def set_user(self, user: str) -> None:
+        """The account now at the station: the running line's next verdicts carry it (those already made
+        keep theirs), and so does the next run."""
+        self.user = user
+        if self.pipeline is not None and not self._busy:
+            self.pipeline.set_user(user)
 
     def trigger(self) -> None:
         if self.pipeline is not None:
