@@ -136,7 +136,7 @@ class Controller(QObject):
     # -- a project ----------------------------------------------------------------------------------------
     def open_project(self, path: str | Path) -> MainWindow | None:
         try:
-            session = Session.open(path, self.prefs.user or "operator", self.prefs)
+            session = Session.open(path, self.prefs.user or "", self.prefs)
         except InspectorError as e:
             show_error(self.current_widget(), str(e))
             return None

@@ -68,7 +68,7 @@ class Session(QObject):
         super().__init__(parent)
         self.project = project
         self.has_accounts = accounts.has_accounts(project)
-        self.actor = actor or accounts.single_user_actor(user.strip() or "operator")
+        self.actor = actor or accounts.single_user_actor(user)  # no name given: the computer's user, not "operator"
         self.locked = self.has_accounts and actor is None
         project.actor = self.actor.name
         self.prefs = prefs or Preferences()

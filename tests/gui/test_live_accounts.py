@@ -97,3 +97,13 @@ def test_single_user_results_carry_the_name_the_session_records(window, project_
     qtbot.waitUntil(lambda: not panel.live.running and not panel.live.busy, timeout=20_000)
     with ResultsLog(project_path) as log:
         assert {r["user"] for r in log.rows()} == {window.session.user} and log.runs()[-1]["user"] == window.session.user
+
+
+def test_no_name_given_records_the_computer_user_not_free_text(project_path, qtbot):
+    from inspector.gui.session import Session
+
+    session = Session.open(project_path, "")
+    try:
+        assert session.user == audit.os_user() and session.actor.role == audit.SINGLE_USER
+    finally:
+        session.close()
