@@ -28,6 +28,9 @@ def _settings_flags(g) -> None:
     g.add_argument("--opcua-trusted", metavar="DIR", help="folder of client certificates allowed in")
     g.add_argument("--mqtt", metavar="HOST[:PORT]", help="publish each part to this MQTT broker")
     g.add_argument("--mqtt-user", help="MQTT user (password from INSPECTOR_MQTT_PASSWORD)")
+    g.add_argument("--mes", metavar="URL", help="POST each part's JSON to this MES webhook, e.g. "
+                   "https://mes.local/api/results (token: INSPECTOR_MES_TOKEN, or https://bearer:TOKEN@…, kept "
+                   "out of the project by `inspector line`); '' turns it off")
 
 
 def settings_from(args, project):
@@ -35,10 +38,10 @@ def settings_from(args, project):
     from inspector.core.line.outputs import LineSettings
     s = LineSettings.load(project)
     for name in ("station", "modbus", "opcua", "opcua_anonymous", "opcua_cert", "opcua_key", "opcua_trusted",
-                 "mqtt", "mqtt_user"):
+                 "mqtt", "mqtt_user", "mes"):
         value = getattr(args, name, None)
         if value is not None:
-            setattr(s, name, value)
+            setattr(s, name, (value or None) if name == "mes" else value)
     return s
 
 
@@ -64,7 +67,7 @@ class _NoProject:
 
 
 def add_commands(add) -> None:
-    sp = add("line", cmd_line, "show or save this station's line outputs (Modbus, OPC UA, MQTT) in the project")
+    sp = add("line", cmd_line, "show or save this station's line outputs (Modbus, OPC UA, MQTT, MES webhook) in the project")
     sp.add_argument("--project", required=True)
     _settings_flags(sp)
     sp.add_argument("--clear", action="store_true", help="remove every output (the station name stays)")
@@ -79,15 +82,18 @@ def cmd_line(args) -> int:
             s = LineSettings(station=s.station)
         changed = args.clear or any(getattr(args, n, None) is not None for n in (
             "station", "modbus", "opcua", "opcua_anonymous", "opcua_cert", "opcua_key", "opcua_trusted", "mqtt",
-            "mqtt_user"))
+            "mqtt_user", "mes"))
         if changed:
+            if s.mes:  # a token typed into the URL goes to the user-only secrets file, not the project
+                from inspector.core.live import credentials
+                s.mes = credentials.remember(s.mes)
             LineIO(s, outbox_folder=project.root)  # checks the settings (one line each) before they are saved
             s.save(project)
     d = json.loads(s.to_json())
     if args.json:
         print(json.dumps(d))
     else:
-        print(f"station {s.station}: " + (", ".join(f"{k} {d[k]}" for k in ("modbus", "opcua", "mqtt") if d[k])
+        print(f"station {s.station}: " + (", ".join(f"{k} {d[k]}" for k in ("modbus", "opcua", "mqtt", "mes") if d[k])
                                           or "no line outputs") + (" (saved)" if changed else ""))
     return 0
 

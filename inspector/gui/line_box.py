@@ -1,6 +1,7 @@
-"""The Live tab's "Line outputs" box: this station's Modbus / OPC UA / MQTT outputs and where part IDs
-come from (saved in the project as core LineSettings), and a status line while the line runs:
-PLC online or offline, MQTT connected, results waiting in the outbox. Certificates for OPC UA
+"""The Live tab's "Line outputs" box: this station's Modbus / OPC UA / MQTT / MES webhook outputs and
+where part IDs come from (saved in the project as core LineSettings), and a status line while the line
+runs: PLC online or offline, MQTT connected, MES answering, results waiting in the outboxes. A token
+typed into the MES URL (https://bearer:TOKEN@mes/…) goes to the user-only secrets file, not the project. Certificates for OPC UA
 security are set with `inspector line --opcua-cert … --opcua-key …`; this box keeps them."""
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBo
 
 from inspector.core.errors import ConfigError
 from inspector.core.line.outputs import SETTINGS_KEY, LineSettings
+from inspector.core.live import credentials
 from inspector.core.live.roi import Roi
 
 PART_IDS = (("None", ""), ("From the PLC trigger", "plc"), ("File name (hot folder)", "file"),
@@ -40,6 +42,10 @@ class LineBox(QGroupBox):
         self.mqtt = QLineEdit(self.saved.mqtt or "")
         self.mqtt.setPlaceholderText("off — e.g. broker:1883")
         self.mqtt.setToolTip("Publish each part to this MQTT broker; results wait in an outbox while it is away")
+        self.mes = QLineEdit(self.saved.mes or "")
+        self.mes.setPlaceholderText("off — e.g. https://mes.local/api/results")
+        self.mes.setToolTip("POST each part as JSON to this MES address; results wait in an outbox while it is away. "
+                            "Token: INSPECTOR_MES_TOKEN, or type https://bearer:TOKEN@host/… (kept out of the project)")
         self.part_id_combo = QComboBox()
         for text, value in PART_IDS:
             self.part_id_combo.addItem(text, value)
@@ -60,6 +66,7 @@ class LineBox(QGroupBox):
         form.addRow("Modbus", self.modbus)
         form.addRow("OPC UA", opc_row)
         form.addRow("MQTT", self.mqtt)
+        form.addRow("MES", self.mes)
         form.addRow("Part ID", pid_row)
         form.addRow(self.state)
         self._editable = True
@@ -77,6 +84,10 @@ class LineBox(QGroupBox):
         s.opcua = self.opcua.text().strip() or None
         s.opcua_anonymous = self.anonymous.isChecked()
         s.mqtt = self.mqtt.text().strip() or None
+        s.mes = self.mes.text().strip() or None
+        if s.mes:
+            from inspector.core.line.webhook import check_url
+            check_url(s.mes)  # a typo is said before anything starts
         return s
 
     def part_id(self) -> str | None:
@@ -88,6 +99,9 @@ class LineBox(QGroupBox):
         return mode or None
 
     def save(self, settings: LineSettings, part_id: str | None) -> None:
+        if settings.mes:
+            settings.mes = credentials.remember(settings.mes)  # the token to the secrets file
+            self.mes.setText(settings.mes)
         if settings != self.saved:
             if self._set_setting is not None:
                 self._set_setting(SETTINGS_KEY, settings.to_json(), need="settings.edit")
@@ -102,7 +116,7 @@ class LineBox(QGroupBox):
 
     def set_editable(self, on: bool) -> None:
         self._editable = on
-        for w in (self.station, self.modbus, self.opcua, self.anonymous, self.mqtt, self.part_id_combo,
+        for w in (self.station, self.modbus, self.opcua, self.anonymous, self.mqtt, self.mes, self.part_id_combo,
                   self.barcode_region):
             w.setEnabled(on)
 
@@ -119,9 +133,14 @@ class LineBox(QGroupBox):
             parts.append("MQTT connected" if status["mqtt_connected"] else "MQTT broker away")
             if status.get("outbox_waiting"):
                 parts.append(f"{status['outbox_waiting']} results waiting in the outbox")
+        if status.get("mes_connected") is not None or status.get("mes_waiting"):
+            parts.append("MES AWAY" if status.get("mes_connected") is False else "MES answering")
+            if status.get("mes_waiting"):
+                parts.append(f"{status['mes_waiting']} waiting for the MES")
         if not parts:
             parts.append(f"serving {', '.join(status.get('outputs', []))}" if status.get("outputs") else "")
-        bad = status.get("plc_online") is False or status.get("mqtt_connected") is False
+        bad = status.get("plc_online") is False or status.get("mqtt_connected") is False \
+            or status.get("mes_connected") is False
         self.state.setText(" · ".join(p for p in parts if p))
         self.state.setStyleSheet("color: #c62828; font-weight: bold" if bad else "")
 

@@ -24,6 +24,13 @@ from inspector.core.errors import ConfigError
 from inspector.core.line.outbox import Outbox
 
 
+def part_json(part, counters) -> str:
+    """One part's message: the part and the station's counters (MQTT and the MES webhook send the same)."""
+    return json.dumps({**part.as_dict(), "counters": {"parts": counters.parts, "inspected": counters.inspected,
+                                                      "ng": counters.ng, "not_inspected": counters.not_inspected}},
+                      separators=(",", ":"))
+
+
 def topics(station: str) -> tuple[str, str]:
     return f"inspector/{station}/result", f"inspector/{station}/state"
 
@@ -68,9 +75,7 @@ class MqttOutput:
         self._thread.start()
 
     def publish(self, part, counters) -> None:
-        msg = {**part.as_dict(), "counters": {"parts": counters.parts, "inspected": counters.inspected,
-                                              "ng": counters.ng, "not_inspected": counters.not_inspected}}
-        self.outbox.put(self.result_topic, json.dumps(msg, separators=(",", ":")))
+        self.outbox.put(self.result_topic, part_json(part, counters))
         self._wake.set()
 
     def set_state(self, state: str) -> None:

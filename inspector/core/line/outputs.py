@@ -26,6 +26,7 @@ from inspector.core.line.plc import PLC_OFFLINE, PlcTrigger
 SETTINGS_KEY = "line.settings"  # project meta: this station's LineSettings as JSON
 SETTINGS_VERSION = 1
 OUTBOX_FILE = "line_outbox.sqlite"  # beside project.sqlite
+MES_OUTBOX_FILE = "line_mes_outbox.sqlite"  # the webhook's own: each output drains its own queue
 MQTT_PASSWORD_ENV = "INSPECTOR_MQTT_PASSWORD"  # never saved in the project
 
 
@@ -40,11 +41,12 @@ class LineSettings:
     opcua_trusted: str | None = None  # folder of client certificates allowed in
     mqtt: str | None = None  # broker "host[:port]"
     mqtt_user: str | None = None  # password from the INSPECTOR_MQTT_PASSWORD environment variable
+    mes: str | None = None  # MES webhook URL: each part POSTed as JSON (token: INSPECTOR_MES_TOKEN or bearer:TOKEN@)
     outbox_rows: int = 1_000_000
 
     @property
     def any(self) -> bool:
-        return bool(self.modbus or self.opcua or self.mqtt)
+        return bool(self.modbus or self.opcua or self.mqtt or self.mes)
 
     def to_json(self) -> str:
         return json.dumps({"version": SETTINGS_VERSION, **asdict(self)}, sort_keys=True)
@@ -95,7 +97,7 @@ class LineIO:
         if plc_trigger and not (settings.modbus or settings.opcua):
             raise ConfigError("--trigger plc needs a server for the PLC to write to: --modbus PORT or --opcua ENDPOINT")
         self.outputs: list = []
-        self.mqtt = self.modbus = self.opcua = None
+        self.mqtt = self.modbus = self.opcua = self.mes = None
         if settings.modbus:
             from inspector.core.line.modbus_server import ModbusStation
             host, port = host_port(settings.modbus, 502, "Modbus")
@@ -118,6 +120,17 @@ class LineIO:
                                    username=settings.mqtt_user, password=os.environ.get(MQTT_PASSWORD_ENV),
                                    on_event=self._say)
             self.outputs.append(self.mqtt)
+        if settings.mes:
+            from inspector.core.line.outbox import Outbox
+            from inspector.core.line.webhook import TOKEN_ENV, WebhookOutput, check_url
+            from inspector.core.live import credentials
+            check_url(credentials.resolve(settings.mes))  # before the outbox file is made
+            if outbox_folder is None:
+                raise ConfigError("the MES webhook needs a folder for its outbox (the project's)")
+            self.mes_outbox = Outbox(Path(outbox_folder) / MES_OUTBOX_FILE, max_rows=settings.outbox_rows)
+            self.mes = WebhookOutput(settings.mes, station, self.mes_outbox, token=os.environ.get(TOKEN_ENV),
+                                     on_event=self._say)
+            self.outputs.append(self.mes)
         self.station = station
         self.counters = PartCounters()
         self.errors = 0
@@ -135,8 +148,9 @@ class LineIO:
             for out in self.outputs:
                 out.start()
                 self._started.append(out)
-                self._say("line_output", f"serving {out.address}" if out is not self.mqtt
-                          else f"publishing to {out.address} (topics inspector/{self.station}/result, /state)")
+                self._say("line_output", f"publishing to {out.address} (topics inspector/{self.station}/result, /state)"
+                          if out is self.mqtt else f"posting each part to {out.address}" if out is self.mes
+                          else f"serving {out.address}")
         except BaseException:
             self.close()
             raise
@@ -161,6 +175,8 @@ class LineIO:
                 "mqtt_connected": None if self.mqtt is None else self.mqtt.connected,
                 "outbox_waiting": None if self.mqtt is None else len(self.outbox),
                 "outbox_overflowed": None if self.mqtt is None else self.outbox.overflowed,
+                "mes_connected": None if self.mes is None else self.mes.connected,
+                "mes_waiting": None if self.mes is None else len(self.mes_outbox),
                 "parts": self.counters.parts, "errors": self.errors}
 
     def close(self, timeout: float = 5.0) -> None:
@@ -179,6 +195,8 @@ class LineIO:
         self._started.clear()
         if self.mqtt is not None:
             self.outbox.close()
+        if self.mes is not None:
+            self.mes_outbox.close()
 
     def _dispatch(self) -> None:
         seq = 0
