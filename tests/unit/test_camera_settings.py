@@ -10,7 +10,10 @@ import pytest
 from inspector.core.errors import ConfigError
 from inspector.core.live import camera_settings
 from inspector.core.live.sources import open_source
-from tests.unit.genicam_kit import camera, needs_fake_camera  # noqa: F401 - camera: the fixture
+from tests.unit import genicam_kit
+
+camera = genicam_kit.camera  # the fixture
+needs_fake_camera = genicam_kit.needs_fake_camera
 
 
 def _frame(src, tries: int = 20):

@@ -9,9 +9,10 @@ import pytest
 
 from inspector.core.errors import ConfigError
 from inspector.core.live.sources import SourceError, open_source
-from tests.unit.genicam_kit import camera, needs_fake_camera  # noqa: F401 - camera: the fixture
+from tests.unit import genicam_kit
 
-pytestmark = needs_fake_camera
+camera = genicam_kit.camera  # the fixture
+pytestmark = needs_fake_camera = genicam_kit.needs_fake_camera
 
 
 def test_settings_frames_and_a_refused_setting(camera):
