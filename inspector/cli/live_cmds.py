@@ -18,6 +18,10 @@ def add_commands(add) -> None:
                     help="free | interval:MS | software (each line on stdin) | presence[:x,y,w,h] | "
                          "plc (the PLC writes a Modbus coil or an OPC UA variable: needs --modbus or --opcua)")
     sp.add_argument("--roi", help="region inspected, x,y,w,h in pixels (default: the whole frame)")
+    sp.add_argument("--camera-set", action="append", metavar="NAME=VALUE",
+                    help="a genicam:// camera setting, repeatable: ExposureTime=5000, Gain=2, PixelFormat=Mono8, "
+                         "OffsetX/OffsetY/Width/Height=PX, AcquisitionFrameRate=30, TriggerSource=free|software|line1; "
+                         "one the camera refuses is reported and the run goes on")
     sp.add_argument("--model", help="a model version (default: the active model, followed when it changes)")
     sp.add_argument("--backend", choices=("auto", "onnx", "torch"), default="auto")
     sp.add_argument("--threads", type=int, help="inference threads (default: all cores but one; 0: the runtime's choice)")
@@ -72,7 +76,10 @@ def cmd_run(args) -> int:
 
     from inspector.cli.line_cmds import line_for_run
 
-    config = LiveConfig(source=args.source, trigger=args.trigger, roi=args.roi, model=args.model,
+    from inspector.core.live.camera_settings import parse_pairs, with_settings
+
+    source = with_settings(args.source, parse_pairs(args.camera_set))  # a typo stops here, in one line
+    config = LiveConfig(source=source, trigger=args.trigger, roi=args.roi, model=args.model,
                         backend=args.backend, threads=args.threads, max_frames=args.max_frames,
                         record=not args.no_record, not_inspected_as=args.not_inspected_as, stall_s=args.stall_s)
     with open_project(args.project) as project:

@@ -97,7 +97,14 @@ class LivePanel(QWidget):
         self.roi.setPlaceholderText("whole picture")
         self.roi.setToolTip("Region of interest in pixels: x,y,width,height (empty: the whole picture)")
         form.addRow("Source", self.source_kind)
-        form.addRow("", self.source)
+        self.camera_btn = QPushButton("Camera…")
+        self.camera_btn.setToolTip("Exposure, gain, pixel format, region and trigger of a GenICam camera")
+        self.camera_btn.clicked.connect(self._camera_settings)
+        self.source.textChanged.connect(lambda _: self._update_controls())
+        source_row = QHBoxLayout()
+        source_row.addWidget(self.source, 1)
+        source_row.addWidget(self.camera_btn)
+        form.addRow("", source_row)
         self.not_inspected_combo = QComboBox()
         for text, value in NOT_INSPECTED_CHOICES:
             self.not_inspected_combo.addItem(text, value)
@@ -217,6 +224,10 @@ class LivePanel(QWidget):
         if spec:
             self.source.setText(spec)
 
+    def _camera_settings(self) -> None:
+        from inspector.gui.camera_settings import open_camera_dialog
+        open_camera_dialog(self, self.session, self.source.text().strip(), self.source.setText)
+
     def _heatmap_toggled(self, on: bool) -> None:
         self.view.set_heatmap_visible(on)
         self.session.prefs.show_heatmap = on
@@ -307,6 +318,7 @@ class LivePanel(QWidget):
         for w in (self.source_kind, self.source, self.trigger_combo, self.roi, self.not_inspected_combo):
             w.setEnabled(not running and not busy)
         self.line_box.set_editable(not running and not busy)
+        self.camera_btn.setEnabled(not busy and self.source.text().strip().lower().startswith("genicam://"))
         if not running:
             self.line_box.show_status(None)
         role_guard.apply(self.session, [(self.start_btn, "line.run")])
