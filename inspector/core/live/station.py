@@ -36,6 +36,9 @@ from inspector.core.live.triggers import PresenceTrigger, Trigger, parse_trigger
 
 PART_KEY = "station_part"  # frame.meta: the station's part number a view's frame was taken for
 WINDOW = 4  # parts open at once (taken by one view, waiting for another)
+# A view must read its frame for a triggered part within this time (later, the part has moved on:
+# that view gives "no frame"), and answer within it of its previous answer.
+VIEW_TIMEOUT_S = 1.0
 _ENDED = (FINISHED, STOPPED, FAILED)
 # the station's state is its most troubled view's: the first of these any view is in
 _WORST_FIRST = (FAILED, STALLED, RECONNECTING, IDLE, STARTING, WARMING_UP, RUNNING, STOPPED, FINISHED)
@@ -43,11 +46,12 @@ _EMPTY = np.zeros((0, 0, 3), np.uint8)
 
 
 class _Part:
-    __slots__ = ("n", "created", "meta", "results")
+    __slots__ = ("n", "created", "meta", "results", "taken")
 
     def __init__(self, n: int, views: int, meta: dict):
         self.n, self.created, self.meta = n, time.monotonic(), meta
         self.results: list[InspectionResult | None] = [None] * views
+        self.taken = [False] * views  # each view's frame for it was read
 
 
 class _ViewTrigger(Trigger):
@@ -82,7 +86,7 @@ class StationPipeline:
         self.trigger_mode = parse_trigger(config.trigger)
         if config.max_frames:
             raise ConfigError("--max-frames counts one camera's frames — on a station use --duration")
-        self.view_timeout_s = float(view_timeout_s or max(config.stall_s, 1.0))
+        self.view_timeout_s = float(view_timeout_s or VIEW_TIMEOUT_S)
         # the cores are shared between the views' models (one core stays free, as for one camera)
         threads = config.threads if config.threads is not None else max(1, default_threads() // len(views))
         self.pipelines: list[LivePipeline] = []
@@ -107,6 +111,9 @@ class StationPipeline:
         self.latest_result: InspectionResult | None = None
         self._recorder: Recorder | None = None
         self._cond = threading.Condition()
+        self._out = threading.Lock()  # parts leave in order: the next part number out, and those decided ahead
+        self._next_out = 0
+        self._decided: dict[int, InspectionResult] = {}
         self._parts: dict[int, _Part] = {}
         self._created = 0  # parts made so far (the next part's number)
         self._last = [0.0] * len(views)  # monotonic time of each view's last result
@@ -151,6 +158,7 @@ class StationPipeline:
     def start(self) -> None:
         if self._state != IDLE:
             raise ConfigError("this station was already started — make a new StationPipeline for another run")
+        self._open_recorder()  # before the views start: their first parts may be decided at once
         started = []
         try:
             for p in self.pipelines:
@@ -159,8 +167,9 @@ class StationPipeline:
         except InspectorError as e:
             for p in started:
                 p.stop(0)
-            raise type(e)(f"view {self.names[len(started)]}: {e}") from None
-        self._open_recorder()
+            self.error = type(e)(f"view {self.names[len(started)]}: {e}")
+            self._finish()
+            raise self.error from None
         self._update_state()
         self._thread = threading.Thread(target=self._watch, name="station-watch", daemon=True)
         self._thread.start()
@@ -211,9 +220,13 @@ class StationPipeline:
                         return False  # decided already without this view (it was late): not a part any more
                     part = self._new_part({})
             else:
-                if not self._queues[i] and not self._request(i, frame):
+                q, now = self._queues[i], time.monotonic()
+                while q and now - self._parts[q[0]].created > self.view_timeout_s:
+                    q.popleft()  # too late for that part: this frame shows what came after it
+                if not q and not self._request(i, frame):
                     return False
-                part = self._parts[self._queues[i].popleft()]
+                part = self._parts[q.popleft()]
+            part.taken[i] = True
         frame.meta.update(part.meta)
         frame.meta[PART_KEY] = part.n
         return True
@@ -268,6 +281,16 @@ class StationPipeline:
         self._decide(part)
 
     def _decide(self, part: _Part, missing: str = "no frame") -> None:
+        """Combine, then hand on in part order: a view may answer part 14 before 13 (a damaged picture
+        needs no model), but the reject gate downstream counts parts in the order they came."""
+        result = self._combine(part, missing)
+        with self._out:
+            self._decided[part.n] = result
+            while self._next_out in self._decided:
+                self._deliver(self._decided.pop(self._next_out))
+                self._next_out += 1
+
+    def _combine(self, part: _Part, missing: str) -> InspectionResult:
         views = []
         for name, r in zip(self.names, part.results):
             if r is None:
@@ -298,12 +321,15 @@ class StationPipeline:
         image = top.result.frame.image if top.result is not None else _EMPTY
         frame = Frame(part.n, image, min((r.frame.captured_at for r in got), default=time.time()), t, self.name, meta)
         infer = max((r.infer_ms for r in got if not r.verdict.not_inspected), default=0.0)
-        result = InspectionResult(frame, top.result.roi if top.result is not None else None, verdict, infer,
-                                  (now - t) * 1000, 1, tuple(views))
+        return InspectionResult(frame, top.result.roi if top.result is not None else None, verdict, infer,
+                                (now - t) * 1000, 1, tuple(views))
+
+    def _deliver(self, result: InspectionResult) -> None:
+        verdict, now = result.verdict, time.perf_counter()
         if verdict.not_inspected:
             self.stats_.skipped(verdict.not_inspected, now)
         else:
-            self.stats_.verdict(verdict.ok, result.latency_ms, infer, now)
+            self.stats_.verdict(verdict.ok, result.latency_ms, result.infer_ms, now)
         self.latest_result = result
         if self.on_result is not None:
             try:
@@ -342,13 +368,14 @@ class StationPipeline:
             self._finish()
 
     def _time_out(self) -> None:
-        """A part waits for a view at most view_timeout_s, counted from when it was taken or from that
-        view's last result, whichever is later: a view busy with earlier parts is not a view that stalled."""
+        """A part waits for a view at most view_timeout_s: for its frame to be read (a triggered part),
+        then for its answer, counted from the view's previous answer — a view busy with earlier parts
+        (a slow model) is not a view that stalled."""
         now = time.monotonic()
         with self._cond:
-            late = [p for p in self._parts.values()
-                    if any(r is None and now - max(p.created, self._last[i]) > self.view_timeout_s
-                           for i, r in enumerate(p.results))]
+            late = [p for p in self._parts.values() if any(
+                r is None and now - (p.created if not (p.taken[i] or self.every_frame) else max(p.created, self._last[i]))
+                > self.view_timeout_s for i, r in enumerate(p.results))]
             for part in late:
                 del self._parts[part.n]
                 for q in self._queues:
