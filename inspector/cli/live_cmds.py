@@ -11,9 +11,10 @@ def add_commands(add) -> None:
     """Register the subcommands; `add(name, fn, help)` is main.py's helper (it adds --json)."""
     sp = add("run", cmd_run, "inspect a live source: camera, stream, video file, hot folder or synthetic://line")
     sp.add_argument("--project", required=True)
-    sp.add_argument("--source", required=True,
+    sp.add_argument("--source",
                     help="camera index (0), rtsp:// or http:// URL, video file[?loop=1], folder, "
-                         "or synthetic://line?fps=30&defect_rate=0.1")
+                         "or synthetic://line?fps=30&defect_rate=0.1 (default: the station's views, "
+                         "`inspector station`, all triggered together)")
     sp.add_argument("--trigger", default="free",
                     help="free | interval:MS | software (each line on stdin) | presence[:x,y,w,h] | "
                          "plc (the PLC writes a Modbus coil or an OPC UA variable: needs --modbus or --opcua)")
@@ -50,6 +51,9 @@ def add_commands(add) -> None:
     sp.add_argument("--part", metavar="ID", help="one part's whole story: every result, model version, review "
                                                  "sample, who labelled it and when")
     add_line_commands(add)
+    from inspector.cli.station_cmds import add_commands as add_station_commands
+
+    add_station_commands(add)
 
 
 def _summary(stats, run_id) -> dict:
@@ -66,7 +70,10 @@ def _ms(v) -> str:
 
 def cmd_run(args) -> int:
     from inspector.cli._common import open_project
+    from functools import partial
+
     from inspector.core.live.pipeline import LiveConfig, LivePipeline
+    from inspector.core.live.station import StationPipeline
 
     quiet = args.quiet or args.json
 
@@ -78,7 +85,7 @@ def cmd_run(args) -> int:
 
     from inspector.core.live.camera_settings import parse_pairs, with_settings
 
-    source = with_settings(args.source, parse_pairs(args.camera_set))  # a typo stops here, in one line
+    source = with_settings(args.source, parse_pairs(args.camera_set)) if args.source else ""  # a typo: one line
     config = LiveConfig(source=source, trigger=args.trigger, roi=args.roi, model=args.model,
                         backend=args.backend, threads=args.threads, max_frames=args.max_frames,
                         record=not args.no_record, not_inspected_as=args.not_inspected_as, stall_s=args.stall_s)
@@ -88,8 +95,11 @@ def cmd_run(args) -> int:
         line, config.part_id = line_for_run(args, project, lambda kind, message: on_event(_LineEvent(kind, message)))
         if line is not None and line.plc is not None:
             config.trigger = line.plc
+        from inspector.cli.station_cmds import views_for_run
+        views = views_for_run(args, project)  # no --source: the station's views
         try:
-            pipeline = LivePipeline(project, config, on_event=on_event if line is None else (
+            make = LivePipeline if not views else partial(StationPipeline, views=views)
+            pipeline = make(project, config=config, on_event=on_event if line is None else (
                 lambda e: (line.pipeline_event(e), on_event(e))), on_result=None if line is None else line.publish)
             pipeline.start()
         except BaseException:
