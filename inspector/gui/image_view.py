@@ -50,6 +50,7 @@ class ImageView(QWidget):
         self._roi: tuple[int, int, int, int] | None = None
         self._banner: tuple[str, str, str] | None = None  # text, colour, subtitle
         self._info: list[str] = []
+        self.banner_max = 110  # the banner's tallest (px); a station's side-by-side views use a smaller one
 
     def sizeHint(self) -> QSize:
         return QSize(640, 480)
@@ -86,7 +87,7 @@ class ImageView(QWidget):
 
     # -- geometry -------------------------------------------------------------------------------------
     def _banner_height(self) -> int:
-        return max(56, min(110, self.height() // 7)) if self._banner else 0
+        return max(min(56, self.banner_max), min(self.banner_max, self.height() // 7)) if self._banner else 0
 
     def image_rect(self) -> QRectF:
         """Where the image is drawn: fitted below the banner, aspect kept, centred."""

@@ -16,6 +16,7 @@ from inspector.core.errors import InspectorError
 from inspector.core.live import credentials
 from inspector.core.live.pipeline import NOT_INSPECTED_SETTING
 from inspector.core.live.roi import Roi
+from inspector.core.live.station_config import load_views
 from inspector.core.live.sources import redact
 from inspector.gui import role_guard
 from inspector.gui.image_view import IDLE_COLOR, NG_COLOR, OK_COLOR, ImageView
@@ -114,6 +115,21 @@ class LivePanel(QWidget):
         form.addRow("Inspect", self.trigger_combo)
         form.addRow("Region", self.roi)
         form.addRow("Not inspected", self.not_inspected_combo)
+        # a multi-camera station (`inspector station`): its views, each with its own source and region
+        try:
+            self.station_views = load_views(project)
+        except InspectorError:
+            self.station_views = []
+        self.station = None
+        if self.station_views:
+            from inspector.gui.station_views import StationViews
+            self.station = StationViews([v.name for v in self.station_views])
+            self.station.set_heatmap_visible(prefs.show_heatmap)
+            for row in (3, 1, 0):  # Region and Source belong to each view
+                form.setRowVisible(row, False)
+            names = QLabel(", ".join(v.name for v in self.station_views) + " — all triggered together")
+            names.setToolTip("\n".join(v.describe() for v in self.station_views) + "\n(set with `inspector station`)")
+            form.insertRow(0, "Station", names)
         self.line_box = LineBox(project, set_setting=self.session.set_setting)
 
         self.start_btn = QPushButton("Start  [F5]")
@@ -183,7 +199,7 @@ class LivePanel(QWidget):
         self._side = side_w
         self._fit_to_font()
         lay = QHBoxLayout(self)
-        lay.addWidget(self.view, 1)
+        lay.addWidget(self.view if self.station is None else self.station, 1)
         lay.addWidget(side_w)
 
         for key, fn in (("F5", self.toggle), ("T", self.live.trigger), ("H", self.heatmap.toggle)):
@@ -228,8 +244,13 @@ class LivePanel(QWidget):
         from inspector.gui.camera_settings import open_camera_dialog
         open_camera_dialog(self, self.session, self.source.text().strip(), self.source.setText)
 
+    @property
+    def _picture(self):
+        """What shows the pictures: the one camera's view, or the station's views side by side."""
+        return self.view if self.station is None else self.station
+
     def _heatmap_toggled(self, on: bool) -> None:
-        self.view.set_heatmap_visible(on)
+        self._picture.set_heatmap_visible(on)
         self.session.prefs.show_heatmap = on
 
     def config(self):
@@ -282,7 +303,7 @@ class LivePanel(QWidget):
         self._trigger_mode = config.trigger
         self._set_status(f"Starting {redact(config.source)} …")
         self.live.user = self.session.user
-        self.live.start(config, line)
+        self.live.start(config, line, self.station_views)
 
     def stop(self) -> None:
         self._set_status("Stopping…")
@@ -300,7 +321,7 @@ class LivePanel(QWidget):
         self._paint_newest()
         self._frame_timer.stop()
         self._stats_timer.stop()
-        self.view.set_info([])
+        self._picture.set_info([])
         self._set_status({"finished": "The source has no more pictures.", "failed": "Stopped on an error."}
                             .get(state, "Stopped."))
         self._update_controls()
@@ -337,6 +358,9 @@ class LivePanel(QWidget):
         if v.seq == self._seq:
             return
         self._seq = v.seq
+        if self.station is not None:  # the part's verdict over every view's picture
+            self.station.show_part(v.result, self.live.pipeline, self._trigger_mode != "free")
+            return
         r = v.result
         frame = r.frame if (r is not None and self._trigger_mode == "free") else (v.frame or (r.frame if r else None))
         if frame is not None and frame.image.size == 0:  # a corrupt frame has no picture: show the last real one
@@ -381,7 +405,7 @@ class LivePanel(QWidget):
         s = self.live.stats()
         if s is not None:
             lat = f"{s.latency_ms_p50:.0f} ms" if s.latency_ms_p50 is not None else "–"
-            self.view.set_info([f"model {s.model_version or '…'} ({s.backend or '…'})",
+            self._picture.set_info([f"model {s.model_version or '…'} ({s.backend or '…'})",
                                 f"{s.fps:.1f} parts/s · latency {lat}",
                                 f"dropped {s.dropped} · stalls {s.stalls} · queued for review {s.queued_for_review}"])
         self._update_shift()

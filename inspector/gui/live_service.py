@@ -105,9 +105,10 @@ class LiveService(QObject):
         self.busy_changed.emit(busy)
 
     # -- control --------------------------------------------------------------------------------------
-    def start(self, config, line=None) -> None:
+    def start(self, config, line=None, views=None) -> None:
         """config: a core LiveConfig; line: core LineSettings (PLC / MES outputs), used when it has any
-        output or the trigger is "plc". Errors (no model, bad source, port in use) come back through errored."""
+        output or the trigger is "plc"; views: a multi-camera station's ViewConfigs (then config gives
+        the trigger and the rest). Errors (no model, bad source, port in use) come back through errored."""
         if self.running or self._busy:
             return
         self._set_busy(True)
@@ -130,7 +131,11 @@ class LiveService(QObject):
                         config.trigger = io.plc
                     on_result = lambda r: (io.publish(r), self._on_result(r))  # noqa: E731
                     on_event = lambda e: (io.pipeline_event(e), self._on_event(e))  # noqa: E731
-                pipeline = LivePipeline(project, config, on_result=on_result, on_event=on_event)
+                if views:
+                    from inspector.core.live.station import StationPipeline
+                    pipeline = StationPipeline(project, views, config, on_result=on_result, on_event=on_event)
+                else:
+                    pipeline = LivePipeline(project, config, on_result=on_result, on_event=on_event)
                 pipeline.start()
             except BaseException:
                 if io is not None:
