@@ -199,11 +199,7 @@ class LivePipeline:
 
     # -- state and events ------------------------------------------------------------------------
     def _event(self, kind: str, message: str = "") -> None:
-        if self.on_event is not None:
-            try:
-                self.on_event(PipelineEvent(kind, self._state, message))
-            except Exception:  # noqa: BLE001 - a broken display must not stop inspection
-                pass
+        tell(self.on_event, PipelineEvent(kind, self._state, message))
 
     def _audit(self, action: str, detail: dict) -> None:
         """One audit row about the line under self.user; never stops inspection (the project may be busy,
@@ -520,11 +516,7 @@ class LivePipeline:
             self._event("not_inspected", f"frame {frame.id} not inspected ({reason.replace('_', ' ')}), counted as "
                                          f"{'OK' if verdict.ok else 'NG'} ({n} so far)")
         self.latest_result = result
-        if self.on_result is not None:
-            try:
-                self.on_result(result)
-            except Exception:  # noqa: BLE001 - a broken display must not stop inspection
-                pass
+        tell(self.on_result, result)
         if self._recorder is not None and self._threads:
             self._recorder.submit(self._recorder.record_of(result))
         return result
@@ -541,11 +533,7 @@ class LivePipeline:
     def _deliver(self, r: InspectionResult) -> None:
         self.stats_.verdict(r.verdict.ok, r.latency_ms, r.infer_ms, time.perf_counter())
         self.latest_result = r
-        if self.on_result is not None:
-            try:
-                self.on_result(r)
-            except Exception:  # noqa: BLE001 - a broken display must not stop inspection
-                pass
+        tell(self.on_result, r)
 
     def _watch_active(self) -> None:
         try:
@@ -579,6 +567,15 @@ class LivePipeline:
 
 NOT_INSPECTED_SETTING = "live.not_inspected_as"  # project meta: how parts not inspected count (not_ok | ok)
 _EMPTY = np.zeros((0, 0, 3), np.uint8)
+
+
+def tell(callback: Callable | None, value) -> None:
+    """Hand a result or an event to the caller's callback: a broken display must not stop inspection."""
+    if callback is not None:
+        try:
+            callback(value)
+        except Exception:  # noqa: BLE001
+            pass
 
 
 def parse_not_inspected_as(value: str) -> str:

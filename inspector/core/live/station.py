@@ -27,7 +27,7 @@ from inspector.core.errors import ConfigError, InspectorError
 from inspector.core.live.config import LiveConfig
 from inspector.core.live.frames import (FAILED, FINISHED, IDLE, RECONNECTING, RUNNING, STALLED, STARTING, STOPPED,
                                         WARMING_UP, Frame, InspectionResult, PipelineEvent, Verdict, ViewResult)
-from inspector.core.live.pipeline import NOT_INSPECTED_SETTING, LivePipeline, parse_not_inspected_as
+from inspector.core.live.pipeline import NOT_INSPECTED_SETTING, LivePipeline, parse_not_inspected_as, tell
 from inspector.core.live.recorder import Recorder
 from inspector.core.live.runners import RUNNERS, default_threads
 from inspector.core.live.station_config import ViewConfig, check_views
@@ -331,11 +331,7 @@ class StationPipeline:
         else:
             self.stats_.verdict(verdict.ok, result.latency_ms, result.infer_ms, now)
         self.latest_result = result
-        if self.on_result is not None:
-            try:
-                self.on_result(result)
-            except Exception:  # noqa: BLE001 - a broken display must not stop inspection
-                pass
+        tell(self.on_result, result)
         if self._recorder is not None:
             self._recorder.submit(self._recorder.record_of(result))
 
@@ -465,11 +461,7 @@ class StationPipeline:
             self._event(e.kind, message)
 
     def _event(self, kind: str, message: str = "") -> None:
-        if self.on_event is not None:
-            try:
-                self.on_event(PipelineEvent(kind, self._state, message))
-            except Exception:  # noqa: BLE001 - a broken display must not stop inspection
-                pass
+        tell(self.on_event, PipelineEvent(kind, self._state, message))
 
     def _open_recorder(self) -> None:
         if not self.config.record:
