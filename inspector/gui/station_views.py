@@ -33,7 +33,7 @@ class StationViews(QWidget):
             title = QLabel(name)
             title.setAlignment(Qt.AlignmentFlag.AlignCenter)
             title.setStyleSheet("font-weight: bold")
-            view = ImageView(f"{name}: no picture yet")
+            view = ImageView(f"{name}: no picture")
             view.setObjectName(f"stationView_{name}")
             view.banner_max = 60  # the part's verdict above is the big one
             self.tiles[name] = view
@@ -84,20 +84,21 @@ class StationViews(QWidget):
             live = pipeline.pipelines[i].latest_frame if (newest and pipeline is not None) else None
             frame = live if live is not None and live.image.size else (
                 vr.result.frame if vr is not None and vr.result is not None else None)
-            if frame is not None and frame.image.size:
-                tile.set_image(frame.image)
+            # no picture for this part (a damaged one, none in time): none shown, not the last part's
+            tile.set_image(frame.image if frame is not None and frame.image.size else None)
             if vr is None:
                 tile.set_banner("waiting for a part", IDLE_COLOR)
                 continue
+            why = (vr.reason or "").split(": ", 1)[-1]  # the tile names the view already
             if vr.result is None:
-                tile.set_banner("NO FRAME", NOT_INSPECTED_COLOR, vr.reason or "")
+                tile.set_banner("NO FRAME", NOT_INSPECTED_COLOR, "" if why == "no frame" else why)
                 tile.set_heatmap(None)
                 tile.set_roi(None)
                 continue
             text, color, _ = verdict_banner(vr.result.verdict)
             sub = f"score {vr.result.verdict.score:.2f} · {vr.result.verdict.model_version}"  # short: half the width
             if vr.reason:  # this view gave no verdict (corrupt picture, inference error…)
-                text, sub = "NOT INSPECTED", vr.reason.split(": ", 1)[-1]
+                text, sub = "NO VERDICT", why
             tile.set_banner(text, color, ("last part: " + sub) if live is not None else sub)
             tile.set_roi(vr.result.roi)
             tile.set_heatmap(vr.result.verdict.heatmap)
