@@ -19,38 +19,20 @@ from inspector.core.live.roi import Roi
 from inspector.core.live.station_config import load_views
 from inspector.core.live.sources import redact
 from inspector.gui import role_guard
-from inspector.gui.image_view import IDLE_COLOR, NG_COLOR, OK_COLOR, ImageView
+from inspector.gui.image_view import IDLE_COLOR, NG_COLOR, ImageView
 from inspector.gui.line_box import LineBox
 from inspector.gui.line_box import check as check_line
 from inspector.gui.logs import show_error
+from inspector.gui.verdict_banner import NOT_INSPECTED_COLOR, verdict_banner
 from inspector.gui.settings import DEFAULT_SOURCE
 
 SOURCES = (("Synthetic line (demo)", DEFAULT_SOURCE), ("Camera 0", "0"), ("Camera 1", "1"),
            ("Video file…", "file"), ("Image folder…", "folder"), ("Stream URL", "rtsp://"),
            ("GenICam camera (GigE / USB3 Vision)", "genicam://?exposure_us=5000&gain=0&trigger=free"))
-NOT_INSPECTED_COLOR = "#b06000"  # amber: neither a model's OK nor its NG
 STALLED_COLOR = NG_COLOR
 NOT_INSPECTED_CHOICES = (("NG (reject it)", "not_ok"), ("OK (pass it)", "ok"))
 TRIGGERS = (("Every frame", "free"), ("Every 0.5 s", "interval:500"), ("When a part arrives", "presence"),
             ("Only on the Trigger button", "software"), ("When the PLC triggers", "plc"))
-
-
-def verdict_banner(v) -> tuple[str, str, str]:
-    """(text, colour, subtitle) of a verdict."""
-    if v.not_inspected:
-        why = v.not_inspected.replace("_", " ")
-        return (f"NOT INSPECTED · counted {'OK' if v.ok else 'NG'}", NOT_INSPECTED_COLOR,
-                f"{why} — no model looked at this part")
-    if v.ok:
-        text, color = "OK", OK_COLOR
-    else:
-        text, color = (f"NG · {v.label}" if v.label else "NG"), NG_COLOR
-    anomaly = v.heatmap is not None or v.label is None  # the anomaly model decided (maybe with a classifier)
-    parts = [f"anomaly score {v.score:.2f}"] if anomaly else []
-    if v.label is not None and v.confidence is not None and not (anomaly and v.ok):
-        parts.append(f"{v.label} {100 * v.confidence:.0f} %")
-    sub = " · ".join(parts + [f"model {v.model_version}"])
-    return text, color, sub
 
 
 class LivePanel(QWidget):

@@ -8,6 +8,7 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 
 from inspector.gui.image_view import IDLE_COLOR, NG_COLOR, OK_COLOR, ImageView
+from inspector.gui.verdict_banner import NOT_INSPECTED_COLOR, verdict_banner
 
 
 class StationViews(QWidget):
@@ -62,8 +63,6 @@ class StationViews(QWidget):
         """result: the station's newest part (its views inside), or None before the first; pipeline: the
         StationPipeline, whose views' newest frames are shown when newest (a triggered station waiting
         for its next part), with the last part's verdicts on them."""
-        from inspector.gui.live_panel import NOT_INSPECTED_COLOR, verdict_banner
-
         views = {v.name: v for v in result.views} if result is not None else {}
         if result is not None:
             v = result.verdict
