@@ -3,8 +3,8 @@
     python bench/demo_loop.py [--label 20 40] [--test 200] [--defects scratch,spot,crack,missing] [--preset head]
 
 Makes the demo project as `inspector demo` does (12 labelled parts, first model v1 with the Fast
-preset), then labels the next parts of the demo line (DEMO_SOURCE: seed 11, 35 % defects, cracks and
-missing holes) with their true class, N at a time, trains Fast after each step, and scores every
+preset), then labels the next parts of the demo line (DEMO_SOURCE: seed 11, 35 % defects, all four types:
+scratches, spots, cracks, missing holes) with their true class, N at a time, trains Fast after each step, and scores every
 model on --test new parts of the same line (another seed). The GUI's user labels the parts the model
 flags rather than every part; this takes every part, so it is the plainer case.
 Prints one JSON line last: {"v1": {"accuracy", "ok_ng_accuracy"}, "after_20": {...}, ...}.

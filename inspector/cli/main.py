@@ -117,7 +117,8 @@ def _train_config(args):
     over = dict(arch=args.arch, mode=args.mode, epochs=args.epochs, optimizer=args.optimizer, lr=args.lr,
                 batch_size=args.batch_size, weight_decay=args.weight_decay, l1=args.l1, dropout=args.dropout,
                 early_stopping=args.early_stopping, seed=args.seed, device=args.device, schedule=args.schedule,
-                momentum=args.momentum, standardize=args.standardize, frr_target=args.frr)
+                momentum=args.momentum, standardize=args.standardize, frr_target=args.frr,
+                local_evidence=args.local_evidence)
     if args.no_augment:
         over["augment"] = dict(hflip=False, vflip=False, rotate_deg=0, shift=0, brightness=0, contrast=0)
     return preset(name, **over)
@@ -144,6 +145,7 @@ def cmd_train(args) -> int:
            "val_accuracy": m.get("accuracy"), "val": {k: m.get(k) for k in ("accuracy", "per_class", "confusion_matrix",
                                                                               "count")},
            "best_epoch": out.result.best_epoch, "train_s": round(out.result.train_s, 3),
+           "local_evidence": bool(out.result.arch.get("local")),
            "wall_s": round(out.wall_s, 3), "device": out.result.device,
            "skipped": [{"file": f, "reason": why} for f, why in skipped.files]}
     acc = f"{m['accuracy']:.4f}" if m else "n/a (no validation images)"
@@ -328,6 +330,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="set the OK/NG cut-off for this false-reject rate on the good validation parts "
                          "(default 0.01 = 1 %%)")
     sp.add_argument("--no-augment", action="store_true")
+    sp.add_argument("--local-evidence", choices=("auto", "on", "off"),
+                    help="Fast only: also score each patch against the good parts' patches, for fine defects "
+                         "(auto: on with at least 5 good and at most 1,000 training images)")
     sp.add_argument("--standardize", choices=STANDARDIZE,
                     help="input standardization: " + "; ".join(f"{k}: {v}" for k, v in STANDARDIZE_HELP.items())
                     + " (default: the preset's)")

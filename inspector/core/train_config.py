@@ -65,6 +65,9 @@ class TrainConfig:
     head_warmup_epochs: int = 30  # finetune: train the head on frozen features first (0 = off)
     # the OK/NG cut-off is set for this share of false rejects on the good validation parts (core/decision.py)
     frr_target: float = 0.01
+    # Fast only: local evidence for fine defects (nets/local_evidence.py): on, off, or auto (on when a good
+    # class has at least 5 training parts and there are at most 1,000 training images)
+    local_evidence: str = "auto"
 
     def __post_init__(self) -> None:
         if isinstance(self.augment, dict):
@@ -103,6 +106,11 @@ class TrainConfig:
         need(self.early_stopping >= 0, "early stopping patience must be zero (off) or positive")
         need(isinstance(self.frr_target, (int, float)) and 0 <= self.frr_target < 0.5,
              "target false-reject rate must be a fraction from 0 to below 0.5, such as 0.01 (1 %)")
+        need(self.local_evidence in ("auto", "on", "off"), "local evidence must be auto, on or off")
+        need(self.local_evidence != "on" or (self.mode == "head" and self.arch == "effnet-lite0"
+                                              and self.standardize == "fixed"),
+             "local evidence works with the Fast preset only (mode head, effnet-lite0, standardize fixed) — "
+             "set it to auto or off")
         need(self.device in ("auto", "cpu", "cuda", "mps"), "device must be auto, cpu, cuda or mps")
         if self.input_size is not None:
             ok = (len(self.input_size) == 2 and all(isinstance(v, int) and 16 <= v <= 2048 for v in self.input_size))

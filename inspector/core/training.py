@@ -3,7 +3,7 @@ save a new model version. The CLI's `inspector train` and the GUI's Train button
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +16,7 @@ from inspector.core.errors import ConfigError, ModelError
 from inspector.core.features import FeatureCache
 from inspector.core.fit import FitResult, fit, preprocessing_for
 from inspector.core.metrics import classification_metrics
-from inspector.core.nets import default_preprocessing
+from inspector.core.nets import default_preprocessing, local_evidence
 from inspector.core.progress import StageProgress
 from inspector.core.registry import ModelRegistry, ModelVersion
 from inspector.core.train_config import TrainConfig
@@ -85,6 +85,7 @@ def train_project(project, cfg: TrainConfig, *, warm_from: str | None = None, pr
     if len(names) < 2:
         raise ConfigError("training needs labelled training images of at least two classes — label more parts "
                           f"(classes with training images now: {', '.join(names) or 'none'})")
+    cfg = resolve_local_evidence(project, cfg, classes)
     pre = preprocessing_for(cfg, default_preprocessing(cfg.arch)["channels"])
     train = load_split(project, "train", names, pre, lambda d, t: progress(StageProgress("loading images", d, t)), cancel)
     val = load_split(project, "val", names, pre, lambda d, t: progress(StageProgress("loading images", d, t)), cancel)
@@ -92,7 +93,8 @@ def train_project(project, cfg: TrainConfig, *, warm_from: str | None = None, pr
     cache = FeatureCache(Path(project.root) / "cache" / "features.sqlite") if cfg.mode == "head" else None
     try:
         result = fit(cfg, train, val if len(val) else None, names, progress=progress, cancel=cancel,
-                     init_state=init, feature_cache=cache)
+                     init_state=init, feature_cache=cache,
+                     good_classes=[i for i, c in enumerate(classes) if c.kind == "ok"])
     finally:
         if cache is not None:
             cache.close()
@@ -116,7 +118,8 @@ def train_project(project, cfg: TrainConfig, *, warm_from: str | None = None, pr
         "training": {"device": result.device, "seconds": round(result.train_s, 3), "user": user,
                      "warm_start_from": warm_from},
     }
-    summary = {"arch": result.arch["name"], "mode": cfg.mode, "val_accuracy": metrics.get("accuracy"),
+    summary = {"arch": result.arch["name"], "mode": cfg.mode, "local_evidence": bool(result.arch.get("local")),
+               "val_accuracy": metrics.get("accuracy"),
                "train": len(train), "val": len(val), "classes": names}
     progress(StageProgress("saving model", 0, 1))
     parity = val.images[:4] if len(val) else train.images[:4]
@@ -126,6 +129,17 @@ def train_project(project, cfg: TrainConfig, *, warm_from: str | None = None, pr
     if activate or (activate is None and registry.active("classifier") is None):
         version = registry.activate(version.version, user)
     return TrainOutcome(version, metrics, result, time.perf_counter() - t0)
+
+
+def resolve_local_evidence(project, cfg: TrainConfig, classes) -> TrainConfig:
+    """auto -> on or off for this project's labelled parts; on brings its input size (saved with the model)."""
+    counts = project.counts()["per_class"]
+    n_train = sum(counts.get(c.name, {}).get("train", 0) for c in classes)
+    n_good = sum(counts.get(c.name, {}).get("train", 0) for c in classes if c.kind == "ok")
+    use = local_evidence.wanted(cfg.local_evidence, cfg.mode, cfg.arch, n_train, n_good) and cfg.standardize == "fixed"
+    if not use:
+        return replace(cfg, local_evidence="off") if cfg.local_evidence == "auto" else cfg
+    return replace(cfg, local_evidence="on", input_size=cfg.input_size or list(local_evidence.INPUT_SIZE))
 
 
 def classifier_decision(classes, val_labels, val_probs, frr_target: float) -> dict:

@@ -97,6 +97,8 @@ class ModelsPanel(QWidget):
             model = s.get("arch", "")
             if s.get("mode"):
                 model += {"head": " (Fast)", "finetune": " (Accurate)"}.get(s["mode"], f" ({s['mode']})")
+            if s.get("local_evidence"):
+                model += " + local evidence"
             data = f"{s.get('train', '–')} train / {s.get('val', '–')} val" if "train" in s else "–"
             cells = (mv.version, mv.kind, "active" if mv.active else "", model, _fmt_acc(s.get("val_accuracy")),
                      data, time.strftime("%Y-%m-%d %H:%M", time.localtime(mv.created_at)), mv.parent or "")
@@ -149,6 +151,10 @@ class ModelsPanel(QWidget):
         if t:
             lines.append(f"{t.get('mode')} · {t.get('optimizer')} lr {t.get('lr')} · {t.get('epochs')} epochs · "
                          f"batch {t.get('batch_size')} · L2 {t.get('weight_decay')} · dropout {t.get('dropout')}")
+        if cfg.get("arch", {}).get("local"):
+            sizes = " and ".join("×".join(map(str, lv["size"])) for lv in cfg["arch"]["local"])
+            lines.append(f"local evidence: each patch scored against the good parts' patches at {sizes} px "
+                         "(for fine defects)")
         if d:
             lines.append(f"data: {d.get('train')} training / {d.get('val')} validation images")
         if tr:

@@ -185,6 +185,9 @@ class TrainPanel(QWidget):
         self.l1 = QDoubleSpinBox(decimals=6, minimum=0, maximum=1, singleStep=1e-5)
         self.dropout = QDoubleSpinBox(decimals=2, minimum=0, maximum=0.9, singleStep=0.05)
         self.augment = QCheckBox("flips, small turns, light changes")
+        self.local = QComboBox()
+        for key, label in (("auto", "auto"), ("on", "on"), ("off", "off")):
+            self.local.addItem(label, key)
         rows = (("Network", self.arch, "effnet-lite0: pretrained on ImageNet; cnn and mlp: trained from scratch"),
                 ("Inputs", self.standardize, "Input standardization. " + "; ".join(
                     f"{STANDARDIZE_LABELS[k]}: {v}" for k, v in STANDARDIZE_HELP.items())),
@@ -195,7 +198,11 @@ class TrainPanel(QWidget):
                 ("Epochs", self.epochs, "Passes over the training images"),
                 ("Batch", self.batch, "Images per update"), ("L2", self.l2, "Weight decay: keeps weights small"),
                 ("L1", self.l1, "Pushes unneeded weights to zero"),
-                ("Dropout", self.dropout, "Share of features hidden at random while training"))
+                ("Dropout", self.dropout, "Share of features hidden at random while training"),
+                ("Fine defects", self.local, "Fast only — local evidence: each patch of a part is also scored against "
+                                             "the good parts' patches, so scratches and spots of a few pixels are "
+                                             "learnt from a few examples. auto: on with at least 5 good and at most "
+                                             "1,000 training parts"))
         for i, (label, w, tip) in enumerate(rows):
             w.setToolTip(tip)
             lab = QLabel(label)
@@ -203,7 +210,7 @@ class TrainPanel(QWidget):
             form.addWidget(lab, i // 2, 2 * (i % 2))
             form.addWidget(w, i // 2, 2 * (i % 2) + 1)
         self.augment.setToolTip("Vary the training images a little: flips, small turns and shifts, light changes")
-        form.addWidget(self.augment, len(rows) // 2, 0, 1, 4)
+        form.addWidget(self.augment, (len(rows) + 1) // 2, 0, 1, 4)
         v.addWidget(self.advanced)
 
         buttons = QHBoxLayout()
@@ -373,6 +380,8 @@ class TrainPanel(QWidget):
         self.l1.setValue(t.l1)
         self.dropout.setValue(t.dropout)
         self.augment.setChecked(t.augment.enabled)
+        self.local.setCurrentIndex(self.local.findData(t.local_evidence))
+        self.local.setEnabled(t.mode == "head")
         self.session.prefs.train_preset = name
 
     def config(self):
@@ -388,6 +397,8 @@ class TrainPanel(QWidget):
             over["mode"] = "scratch"
         if not self.augment.isChecked():
             over["augment"] = NO_AUGMENT
+        if self.local.isEnabled():
+            over["local_evidence"] = self.local.currentData()
         return preset(name, **over)
 
     def _optimizer_changed(self, name: str) -> None:

