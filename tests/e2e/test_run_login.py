@@ -158,3 +158,34 @@ def test_a_new_user_taking_over_a_running_line_goes_on_the_following_results(sta
     assert [r["user"] for r in rows] == ["otto"] * 3 + ["eve"] * 2 and runs[-1]["user"] == "otto"
     assert (handover.user, handover.detail["from"], handover.detail["to"]) == ("eve", "otto", "eve")
     assert stop.user == "eve"
+
+
+def test_the_line_outputs_carry_the_account_and_its_handover(staffed):
+    """The per-part message (MQTT and the MES webhook send the same JSON) names who ran the line when
+    the verdict was made, as the results log does; a handover changes it from the next part on."""
+    from inspector.core.line.outputs import LineIO, LineSettings
+    from tests.unit.live_kit import wait_for
+    from tests.unit.mes_kit import Mes
+
+    mes = Mes().start()
+    try:
+        with Project.open(staffed) as p:
+            io = LineIO(LineSettings(station="press3", mes=mes.url), outbox_folder=p.root)
+            io.start()
+            try:
+                line = LivePipeline(p, LiveConfig(source="synthetic://line?size=32&seed=3", model="v1", user="otto"),
+                                    on_result=io.publish)
+                for _ in range(3):
+                    assert line.step() is not None
+                line.set_user("eve")
+                for _ in range(2):
+                    assert line.step() is not None
+                line.close()
+                assert wait_for(lambda: len(mes.got) == 5, 10)
+            finally:
+                io.close()
+    finally:
+        mes.stop()
+    assert [m["user"] for m in mes.got] == ["otto"] * 3 + ["eve"] * 2
+    rows, _ = results(staffed)
+    assert [r["user"] for r in rows] == [m["user"] for m in mes.got]

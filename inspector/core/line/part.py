@@ -27,6 +27,7 @@ class PartResult:
     reason: str | None = None  # why it was not inspected
     plc: bool = False  # the PLC triggered it (the handshake waits for this result)
     views: list | None = None  # a multi-camera station: each view's verdict (ViewResult.as_dict); None for one camera
+    user: str | None = None  # the account that ran the line when the verdict was made (as the results log)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -56,4 +57,4 @@ def part_of(result, station: str, seq: int) -> PartResult:
     return PartResult(station, seq, meta.get("part_id"), verdict, bool(v.ok),
                       None if v.not_inspected else round(float(v.score), 4), defect, v.model_version or "",
                       result.frame.captured_at or time.time(), round(float(result.latency_ms), 3), v.not_inspected,
-                      "plc_request" in meta, [v.as_dict() for v in result.views] or None)
+                      "plc_request" in meta, [v.as_dict() for v in result.views] or None, result.user)

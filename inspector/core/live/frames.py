@@ -65,6 +65,7 @@ class InspectionResult:
     latency_ms: float
     batch_size: int
     views: tuple["ViewResult", ...] = ()  # a multi-camera station's part: each view's own result (station.py)
+    user: str | None = None  # who ran the line when this verdict was made (a handover changes it mid-run)
 
     @property
     def crop(self) -> np.ndarray:

@@ -501,7 +501,9 @@ class LivePipeline:
         verdicts = runner.infer(crops)
         t1 = time.perf_counter()
         per = (t1 - t0) * 1000 / len(batch)
-        return [InspectionResult(f, r, v, per, (t1 - f.t) * 1000, len(batch)) for f, r, v in zip(batch, rois, verdicts)]
+        user = self.user
+        return [InspectionResult(f, r, v, per, (t1 - f.t) * 1000, len(batch), user=user)
+                for f, r, v in zip(batch, rois, verdicts)]
 
     def _not_inspected(self, frame: Frame, reason: str) -> InspectionResult:
         """Fail closed: a triggered part no model decided still gets its verdict (counted as the project
@@ -509,7 +511,7 @@ class LivePipeline:
         r = self._runner
         verdict = Verdict.not_inspected_as(reason, self.not_inspected_as, r.version if r else None)
         now = time.perf_counter()
-        result = InspectionResult(frame, None, verdict, 0.0, (now - frame.t) * 1000, 0)
+        result = InspectionResult(frame, None, verdict, 0.0, (now - frame.t) * 1000, 0, user=self.user)
         self.stats_.skipped(reason, now)
         n = self.stats_.not_inspected
         if n <= 3 or n % 100 == 0:

@@ -54,7 +54,7 @@ class Recorder:
             crop = np.array(r.crop)  # a copy: the frame itself can go
         infer_ms = None if r.verdict.not_inspected else r.infer_ms
         return Record(r.frame.id, r.frame.captured_at, r.verdict, r.latency_ms, infer_ms, crop,
-                      r.frame.meta.get("part_id"), self.user, [v.as_dict() for v in r.views] or None)
+                      r.frame.meta.get("part_id"), r.user or self.user, [v.as_dict() for v in r.views] or None)
 
     def submit(self, rec: Record) -> None:
         """From the pipeline's threads; never blocks. After close_input() the record can no longer be

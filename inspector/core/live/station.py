@@ -322,7 +322,7 @@ class StationPipeline:
         frame = Frame(part.n, image, min((r.frame.captured_at for r in got), default=time.time()), t, self.name, meta)
         infer = max((r.infer_ms for r in got if not r.verdict.not_inspected), default=0.0)
         return InspectionResult(frame, top.result.roi if top.result is not None else None, verdict, infer,
-                                (now - t) * 1000, 1, tuple(views))
+                                (now - t) * 1000, 1, tuple(views), self.user)
 
     def _deliver(self, result: InspectionResult) -> None:
         verdict, now = result.verdict, time.perf_counter()
