@@ -46,6 +46,11 @@ def test_auto_rule_and_validation():
         preset("finetune", local_evidence="on")
     with pytest.raises(ConfigError, match="auto, on or off"):
         preset("head", local_evidence="maybe")
+    x, y = parts(5, 6)
+    y[:] = 1
+    y[0] = 0  # one good part: nothing to compare it with, leave-one-out
+    with pytest.raises(ConfigError, match="at least 2 good"):
+        fit(small_cfg(local_evidence="on"), ds(x, y, "t"), None, CLASSES, good_classes=[0])
     for lv in local_evidence.level_configs([200, 300]):
         assert all(v % 32 == 0 for v in lv["size"])
     arch = default_arch("effnet-lite0", 3)
