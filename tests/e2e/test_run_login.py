@@ -189,3 +189,47 @@ def test_the_line_outputs_carry_the_account_and_its_handover(staffed):
     assert [m["user"] for m in mes.got] == ["otto"] * 3 + ["eve"] * 2
     rows, _ = results(staffed)
     assert [r["user"] for r in rows] == [m["user"] for m in mes.got]
+
+
+def test_a_station_writes_one_start_handover_and_stop_naming_its_views(staffed):
+    """A two-view station is one line: one line.start (views and sources named), one line.handover and
+    one line.stop in the audit trail, not one per view; its parts reach the MES carrying the account."""
+    from inspector.core.line.outputs import LineIO, LineSettings
+    from inspector.core.live.station import StationPipeline
+    from inspector.core.live.station_config import ViewConfig
+    from tests.unit.live_kit import wait_for
+    from tests.unit.mes_kit import Mes
+
+    views = [ViewConfig("top", "synthetic://line?size=32&fps=40&seed=1"),
+             ViewConfig("side", "synthetic://line?size=32&fps=40&seed=2")]
+    mes = Mes().start()
+    try:
+        with Project.open(staffed) as p:
+            before = len(audit.rows(p.db))
+            io = LineIO(LineSettings(station="cell7", mes=mes.url), outbox_folder=p.root)
+            io.start()
+            try:
+                st = StationPipeline(p, views, LiveConfig(source="", model="v1", user="otto"), on_result=io.publish)
+                st.start()
+                assert wait_for(lambda: st.stats().triggered >= 3, 30)
+                st.set_user("eve")
+                seen = st.stats().triggered
+                assert wait_for(lambda: st.stats().triggered >= seen + 3, 30)
+                assert st.stop()
+                assert wait_for(lambda: len(mes.got) == io.counters.parts, 10)
+            finally:
+                io.close()
+            rows = [r for r in audit.rows(p.db)[before:] if r.action.startswith("line.")]
+            assert audit.verify(p.db).ok
+    finally:
+        mes.stop()
+    assert [(r.action, r.user) for r in rows] == [("line.start", "otto"), ("line.handover", "eve"),
+                                                  ("line.stop", "eve")]
+    start, handover, stop = rows
+    assert start.detail["views"] == ["top", "side"] and set(start.detail["sources"]) == {"top", "side"}
+    assert start.detail["model"] == "v1" and start.detail["run_id"] == st.run_id
+    assert (handover.detail["from"], handover.detail["to"]) == ("otto", "eve")
+    assert stop.detail["state"] == "stopped" and stop.detail["triggered"] == io.counters.parts
+    users = [m["user"] for m in mes.got]
+    assert users[0] == "otto" and users[-1] == "eve" and users == sorted(users, key=lambda u: u == "eve")
+    assert all(len(m["views"]) == 2 for m in mes.got)

@@ -31,12 +31,14 @@ class LivePipeline:
     hands them to its own thread (e.g. a queued Qt signal) and returns at once."""
 
     def __init__(self, project, config: LiveConfig, *, on_result: Callable[[InspectionResult], None] | None = None,
-                 on_event: Callable[[PipelineEvent], None] | None = None):
+                 on_event: Callable[[PipelineEvent], None] | None = None, audit_line: bool = True):
+        """audit_line: write the line.start / stop / handover audit rows (a station's views do not: the
+        station writes them once for all its views)."""
         if config.max_batch < 1 or config.queue_size < 1:
             raise ConfigError("max_batch and queue_size must be at least 1")
         if not config.stall_s > 0:
             raise ConfigError(f"stall time {config.stall_s} s must be positive, e.g. 2")
-        self.project, self.config = project, config
+        self.project, self.config, self.audit_line = project, config, audit_line
         # who runs the line: on the run, on every verdict and on the audit rows of its start and stop
         self.user: str = config.user or getattr(project, "actor", None) or audit.os_user()
         self.not_inspected_as = parse_not_inspected_as(
@@ -91,6 +93,11 @@ class LivePipeline:
     @property
     def model_version(self) -> str | None:
         return self._runner.version if self._runner else None
+
+    @property
+    def target_version(self) -> str | None:
+        """The model version this line runs or is loading (known once started)."""
+        return self._target
 
     def stats(self) -> LiveStats:
         r = self._runner
@@ -204,6 +211,8 @@ class LivePipeline:
     def _audit(self, action: str, detail: dict) -> None:
         """One audit row about the line under self.user; never stops inspection (the project may be busy,
         or already closed when a run ends after its caller gave up waiting)."""
+        if not self.audit_line:
+            return
         try:
             self.project.record(action, {"run_id": self.run_id, "source": self.source.name, **detail}, self.user)
         except Exception as e:  # noqa: BLE001

@@ -98,8 +98,9 @@ class StationPipeline:
                           record=False, threads=threads, not_inspected_as=self.not_inspected_as,
                           part_id=config.part_id if i == 0 else None)  # a barcode is read in the first view
             try:
+                # audit_line=False: the station writes one line.start / stop / handover for all its views
                 self.pipelines.append(LivePipeline(project, cfg, on_result=partial(self._collect, i),
-                                                   on_event=partial(self._view_event, i)))
+                                                   on_event=partial(self._view_event, i), audit_line=False))
             except InspectorError as e:
                 raise type(e)(f"view {v.name}: {e}") from None
         self.every_frame = self.trigger_mode.name == "free" and not any(p.source.live for p in self.pipelines)
@@ -110,6 +111,7 @@ class StationPipeline:
         self.run_id: int | None = None
         self.latest_result: InspectionResult | None = None
         self._recorder: Recorder | None = None
+        self._started_audited = False  # a line.start row was written: line.stop follows it
         self._cond = threading.Condition()
         self._out = threading.Lock()  # parts leave in order: the next part number out, and those decided ahead
         self._next_out = 0
@@ -150,10 +152,15 @@ class StationPipeline:
         return getattr(self.pipelines[0], "user", None)
 
     def set_user(self, user: str) -> None:
+        """Another account took over the running station: one line.handover row, the verdicts that follow
+        carry it."""
+        old = self.user
         for p in self.pipelines:
             p.set_user(user)
         if self._recorder is not None:
             self._recorder.user = user
+        if old != user and self._started_audited and self._state not in _ENDED:
+            self._audit("line.handover", {"from": old, "to": user})
 
     def start(self) -> None:
         if self._state != IDLE:
@@ -170,6 +177,7 @@ class StationPipeline:
             self.error = type(e)(f"view {self.names[len(started)]}: {e}")
             self._finish()
             raise self.error from None
+        self._audit_start()
         self._update_state()
         self._thread = threading.Thread(target=self._watch, name="station-watch", daemon=True)
         self._thread.start()
@@ -428,6 +436,10 @@ class StationPipeline:
             self._decide(part, "stopped before its picture" if self._stop_asked else "no frame")
         final = FAILED if self.error else (STOPPED if self._stop_asked else FINISHED)
         self._set_state(final, str(self.error) if self.error else final)
+        if self._started_audited:
+            summary = self.stats()
+            self._audit("line.stop", {"state": final, **{k: getattr(summary, k) for k in (
+                "triggered", "ok", "not_ok", "not_inspected")}})
         if self._recorder is not None:
             self._recorder.close_input()
             ended = False
@@ -462,6 +474,21 @@ class StationPipeline:
 
     def _event(self, kind: str, message: str = "") -> None:
         tell(self.on_event, PipelineEvent(kind, self._state, message))
+
+    def _audit(self, action: str, detail: dict) -> None:
+        """One audit row about the station under its user, naming its views; never stops inspection."""
+        try:
+            self.project.record(action, {"run_id": self.run_id, "views": self.names, **detail}, self.user)
+        except Exception as e:  # noqa: BLE001
+            self._event("record_error", f"{action} not written to the audit trail: {e}")
+
+    def _audit_start(self) -> None:
+        self._started_audited = True
+        models = [p.target_version for p in self.pipelines]
+        model = models[0] if len(set(models)) == 1 else " · ".join(f"{n} {m}" for n, m in zip(self.names, models))
+        sources = {n: p.source.name for n, p in zip(self.names, self.pipelines)}
+        self._audit("line.start", {"trigger": str(self.trigger_mode), "sources": sources, "model": model,
+                                   "recorded": self.config.record})
 
     def _open_recorder(self) -> None:
         if not self.config.record:
