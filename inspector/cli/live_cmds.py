@@ -56,12 +56,18 @@ def add_commands(add) -> None:
     add_station_commands(add)
 
 
-def _summary(stats, run_id) -> dict:
+def _summary(stats, run_id, views: list[str] | None = None) -> dict:
+    """views: a station's view names (its fps counts parts, each seen by every view)."""
     d = stats.as_dict()
     keys = ("state", "frames_read", "triggered", "inspected", "ok", "not_ok", "not_inspected", "not_inspected_reasons",
             "not_inspected_as", "rejected", "dropped", "corrupt", "reconnects", "stalls", "queued_for_review", "latency_ms_p50", "latency_ms_p95", "infer_ms_p50", "infer_ms_p95", "fps",
             "elapsed_s", "model_version", "backend", "errors", "unrecorded")
-    return {"run_id": run_id, **{k: d[k] for k in keys}}
+    return {"run_id": run_id, **{k: d[k] for k in keys}, **({"views": views} if views else {})}
+
+
+def _rate_unit(views) -> str:
+    """A station's verdict is a part's (N frames, one per view); one camera's is a frame's."""
+    return "parts/s" if views else "frames/s"
 
 
 def _ms(v) -> str:
@@ -113,7 +119,7 @@ def cmd_run(args) -> int:
                 line.close()
         if pipeline.error is not None:
             raise pipeline.error
-        summary = _summary(pipeline.stats(), pipeline.run_id)
+        summary = _summary(pipeline.stats(), pipeline.run_id, views and [v.name for v in views])
         if line is not None:
             summary["line"] = line.status()
     _report(summary, args.json)
@@ -145,7 +151,8 @@ def _watch(pipeline, args, quiet: bool) -> None:
                 last = now
                 s = pipeline.stats()
                 print(f"  {s.state}: read {s.frames_read}, inspected {s.inspected}, not ok {s.not_ok}, "
-                      f"not inspected {s.not_inspected}, dropped {s.dropped}, {s.fps:.1f} frames/s, "
+                      f"not inspected {s.not_inspected}, dropped {s.dropped}, {s.fps:.1f} "
+                      f"{_rate_unit(getattr(pipeline, 'views', None))}, "
                       f"p95 {_ms(s.latency_ms_p95)}",
                       file=sys.stderr, flush=True)
     except KeyboardInterrupt:  # Ctrl-C is how a headless run is ended: stop cleanly, then report
@@ -165,7 +172,8 @@ def _report(summary: dict, as_json: bool) -> None:
               f"stalls {s['stalls']}, queued for review {s['queued_for_review']}\n"
               f"frame to verdict p50 {_ms(s['latency_ms_p50'])}, p95 {_ms(s['latency_ms_p95'])}; "
               f"model {s['model_version']} ({s['backend']}) p50 {_ms(s['infer_ms_p50'])}; "
-              f"{s['fps']:.1f} frames/s")
+              f"{s['fps']:.1f} {_rate_unit(s.get('views'))}"
+              + (f" (views {' + '.join(s['views'])})" if s.get("views") else ""))
 
 
 def _trigger_on_enter(pipeline, quiet: bool) -> None:

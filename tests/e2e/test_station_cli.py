@@ -34,12 +34,15 @@ def test_station_views_saved_then_run_together_one_row_per_part(project):
     assert "top:" in out.stdout and "side:" in out.stdout and "region 4,4,56,56" in out.stdout
     s = last_json(inspector("run", "--project", proj, "--json"))
     assert (s["state"], s["triggered"], s["inspected"], s["not_inspected"]) == ("finished", 10, 10, 0)
+    assert s["views"] == ["top", "side"]
+    said = inspector("run", "--project", proj, "--no-record").stdout  # a station's rate counts parts
+    assert "parts/s (views top + side)" in said and "frames/s" not in said, said
     res = last_json(inspector("results", "--project", proj, "--csv", root / "rows.csv", "--json"))
     assert res["triggered"] == 10 and res["runs"][-1]["source"] == "station top+side"
     text = (root / "rows.csv").read_text(encoding="utf-8")
     assert text.count('""view"": ""side""') == 10  # the views column, one JSON list per part
     one = last_json(inspector("run", "--project", proj, "--source", root / "top.avi", "--json", "--no-record"))
-    assert one["triggered"] == 10  # --source: one camera, as before
+    assert one["triggered"] == 10 and "views" not in one  # --source: one camera, as before
     listed = last_json(inspector("station", "--project", proj, "--remove", "side", "--json"))
     assert [v["name"] for v in listed["views"]] == ["top"] and listed["saved"]
 
