@@ -39,11 +39,20 @@ def test_cutoff_is_the_lowest_that_keeps_good_parts_under_the_target():
 
 
 def test_cutoff_limits_fallbacks_and_the_score_scale():
-    truth = np.array([0, 0, 0, 1], bool)
-    low = decision.calibrate_cutoff(truth, [0.001, 0.002, 0.003, 0.9], 0.01)
+    truth = np.r_[np.zeros(30, bool), True]
+    low = decision.calibrate_cutoff(truth, [*np.linspace(0.001, 0.003, 30), 0.9], 0.01)
     assert low["cutoff"] == decision.MIN_CUTOFF and "minimum" in low["rule"]
-    high = decision.calibrate_cutoff(truth, [0.97, 0.98, 0.99, 0.999], 0.01)
+    high = decision.calibrate_cutoff(truth, [*np.linspace(0.97, 0.99, 30), 0.999], 0.01)
     assert high["cutoff"] == decision.MAX_CUTOFF and "maximum" in high["rule"]
+    # A handful of good parts may raise the cut-off but not lower it below 0.5: their highest score says
+    # little about the next hundred good parts.
+    few = np.array([0, 0, 0, 1], bool)
+    held = decision.calibrate_cutoff(few, [0.05, 0.08, 0.09, 0.9], 0.01)
+    assert held["cutoff"] == decision.CUTOFF and "3 good validation parts are too few" in held["rule"]
+    raised = decision.calibrate_cutoff(few, [0.6, 0.7, 0.8, 0.9], 0.01)
+    assert raised["cutoff"] > 0.8 and raised["rule"] == "calibrated"
+    assert "too few to set it lower" in decision.describe({**held["operating_point"], "cutoff": held["cutoff"],
+                                                           "frr_target": 0.01, "rule": held["rule"]})
     none = decision.calibrate_cutoff(np.ones(3, bool), [0.2, 0.6, 0.9], 0.01)
     assert none["cutoff"] == decision.CUTOFF and none["rule"].startswith("fixed")
     with pytest.raises(ConfigError):
