@@ -22,6 +22,7 @@ import paho.mqtt.client as mqtt
 
 from inspector.core.errors import ConfigError
 from inspector.core.line.outbox import Outbox
+from inspector.core.notify import tell
 
 
 def part_json(part, counters) -> str:
@@ -99,11 +100,7 @@ class MqttOutput:
 
     # -- the sender thread ------------------------------------------------------------------------
     def _say(self, kind: str, message: str) -> None:
-        if self.on_event is not None:
-            try:
-                self.on_event(kind, message)
-            except Exception:  # noqa: BLE001
-                pass
+        tell(self.on_event, kind, message)
 
     def _run(self) -> None:
         wait = self.backoff[0]

@@ -22,6 +22,7 @@ from pathlib import Path
 from inspector.core.errors import ConfigError
 from inspector.core.line.part import PartCounters, part_of
 from inspector.core.line.plc import PLC_OFFLINE, PlcTrigger
+from inspector.core.notify import tell
 
 SETTINGS_KEY = "line.settings"  # project meta: this station's LineSettings as JSON
 SETTINGS_VERSION = 1
@@ -226,8 +227,4 @@ class LineIO:
                 self.plc.finished(part)
 
     def _say(self, kind: str, message: str) -> None:
-        if self.on_event is not None:
-            try:
-                self.on_event(kind, message)
-            except Exception:  # noqa: BLE001
-                pass
+        tell(self.on_event, kind, message)

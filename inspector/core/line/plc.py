@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 from inspector.core.live.frames import Frame
 from inspector.core.live.triggers import Trigger
+from inspector.core.notify import tell
 
 PLC_OFFLINE = "PLC offline"
 
@@ -118,8 +119,4 @@ class PlcTrigger(Trigger):
                 self._say("line_error", f"PLC handshake not mirrored: {e}")
 
     def _say(self, kind: str, message: str) -> None:
-        if self.on_event is not None:
-            try:
-                self.on_event(kind, message)
-            except Exception:  # noqa: BLE001 - a broken display must not stop the line
-                pass
+        tell(self.on_event, kind, message)

@@ -26,6 +26,7 @@ from inspector.core.errors import ConfigError
 from inspector.core.line.mqtt_out import part_json
 from inspector.core.line.outbox import Outbox
 from inspector.core.live import credentials
+from inspector.core.notify import tell
 
 TOKEN_ENV = "INSPECTOR_MES_TOKEN"
 
@@ -101,11 +102,7 @@ class WebhookOutput:
 
     # -- the sender thread ------------------------------------------------------------------------
     def _say(self, kind: str, message: str) -> None:
-        if self.on_event is not None:
-            try:
-                self.on_event(kind, message)
-            except Exception:  # noqa: BLE001
-                pass
+        tell(self.on_event, kind, message)
 
     def _run(self) -> None:
         wait = self.backoff[0]

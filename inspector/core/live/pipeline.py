@@ -21,6 +21,7 @@ from inspector.core.live.runners import ModelRunner, load_runner
 from inspector.core.live.sources import CorruptFrame, SourceEnded, SourceStalled, open_source
 from inspector.core.live.stats import Counters, LiveStats, snapshot
 from inspector.core.live.triggers import parse_trigger
+from inspector.core.notify import tell
 from inspector.core.registry import ModelRegistry
 
 __all__ = ["LiveConfig", "LivePipeline"]
@@ -578,15 +579,6 @@ class LivePipeline:
 
 NOT_INSPECTED_SETTING = "live.not_inspected_as"  # project meta: how parts not inspected count (not_ok | ok)
 _EMPTY = np.zeros((0, 0, 3), np.uint8)
-
-
-def tell(callback: Callable | None, value) -> None:
-    """Hand a result or an event to the caller's callback: a broken display must not stop inspection."""
-    if callback is not None:
-        try:
-            callback(value)
-        except Exception:  # noqa: BLE001
-            pass
 
 
 def parse_not_inspected_as(value: str) -> str:

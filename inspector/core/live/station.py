@@ -27,12 +27,13 @@ from inspector.core.errors import ConfigError, InspectorError
 from inspector.core.live.config import LiveConfig
 from inspector.core.live.frames import (FAILED, FINISHED, IDLE, RECONNECTING, RUNNING, STALLED, STARTING, STOPPED,
                                         WARMING_UP, Frame, InspectionResult, PipelineEvent, Verdict, ViewResult)
-from inspector.core.live.pipeline import NOT_INSPECTED_SETTING, LivePipeline, parse_not_inspected_as, tell
+from inspector.core.live.pipeline import NOT_INSPECTED_SETTING, LivePipeline, parse_not_inspected_as
 from inspector.core.live.recorder import Recorder
 from inspector.core.live.runners import RUNNERS, default_threads
 from inspector.core.live.station_config import ViewConfig, check_views
 from inspector.core.live.stats import Counters, LiveStats, snapshot
 from inspector.core.live.triggers import PresenceTrigger, Trigger, parse_trigger
+from inspector.core.notify import tell
 
 PART_KEY = "station_part"  # frame.meta: the station's part number a view's frame was taken for
 WINDOW = 4  # parts open at once (taken by one view, waiting for another)
