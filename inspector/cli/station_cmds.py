@@ -22,7 +22,8 @@ def add_commands(add) -> None:
 def cmd_station(args) -> int:
     from inspector.cli._common import open_project
     from inspector.core.errors import ConfigError
-    from inspector.core.live.station_config import ViewConfig, load_views, save_views
+    from inspector.core.live.station_config import (ViewConfig, check_source_form, drop_view, load_views, put_view,
+                                                    save_views)
     if args.add is None and any(v is not None for v in (args.source, args.roi, args.model)):
         raise ConfigError("--source, --roi and --model describe a view: give its name with --add NAME")
     with open_project(args.project) as project:
@@ -31,23 +32,17 @@ def cmd_station(args) -> int:
         if args.clear:
             views, changed = [], True
         if args.remove is not None:
-            kept = [v for v in views if v.name.lower() != args.remove.lower()]
-            if len(kept) == len(views):
-                raise ConfigError(f"there is no view {args.remove!r} — the views are: "
-                                  f"{', '.join(v.name for v in views) or 'none'}")
-            views, changed = kept, True
+            views, changed = drop_view(views, args.remove), True
         if args.add is not None:
             if not args.source:
                 raise ConfigError(f"view {args.add}: give its --source (camera index, stream URL, video file or folder)")
             new = ViewConfig(args.add, args.source, args.roi or None, args.model or None)
-            from inspector.core.live.sources import open_source
-            try:
-                open_source(new.source)  # the address's form only: the camera need not be plugged in yet
-            except ConfigError as e:
-                raise ConfigError(f"view {new.name}: {e}") from None
-            views = [new if v.name.lower() == new.name.lower() else v for v in views]
-            if new not in views:
-                views.append(new)
+            versions = None
+            if new.model:  # a pinned version must exist (the Live tab's Views… dialog checks the same)
+                from inspector.core.registry import ModelRegistry
+                versions = [m.version for m in ModelRegistry(project).list()]
+            views = put_view(views, new, versions)  # a bad name or region, an unknown model: one line
+            check_source_form(new)  # the address's form only: the camera need not be plugged in yet
             changed = True
         if changed:
             save_views(project, views)  # checked first: a bad name or region is one line, nothing saved

@@ -54,6 +54,7 @@ def test_station_views_saved_then_run_together_one_row_per_part(project):
     (["--remove", "front"], "there is no view 'front'"),
     (["--roi", "1,2,3,4"], "give its name with --add NAME"),
     (["--add", "top", "--source", "0", "--roi", "1,2"], "x,y,w,h"),
+    (["--add", "top", "--source", "0", "--model", "v99"], "view top: there is no model 'v99'"),
 ])
 def test_bad_station_input_is_one_line(project, args, words):
     _, proj = project
