@@ -84,10 +84,16 @@ class LivePanel(QWidget):
         self.camera_btn.setToolTip("Exposure, gain, pixel format, region and trigger of a GenICam camera")
         self.camera_btn.clicked.connect(self._camera_settings)
         self.source.textChanged.connect(lambda _: self._update_controls())
-        source_row = QHBoxLayout()
-        source_row.addWidget(self.source, 1)
-        source_row.addWidget(self.camera_btn)
-        form.addRow("", source_row)
+        self.views_btn = QPushButton("Views…")
+        self.views_btn.setToolTip("A multi-camera station: its views (top, side…), each with its own source, "
+                                  "region and model, all triggered together")
+        self.views_btn.clicked.connect(self._edit_views)
+        form.addRow(self.source)  # the address gets the box's whole width: it is long (a URL, a path)
+        tools = QHBoxLayout()
+        tools.addStretch(1)
+        tools.addWidget(self.camera_btn)
+        tools.addWidget(self.views_btn)
+        form.addRow(tools)
         self.not_inspected_combo = QComboBox()
         for text, value in NOT_INSPECTED_CHOICES:
             self.not_inspected_combo.addItem(text, value)
@@ -97,21 +103,14 @@ class LivePanel(QWidget):
         form.addRow("Inspect", self.trigger_combo)
         form.addRow("Region", self.roi)
         form.addRow("Not inspected", self.not_inspected_combo)
-        # a multi-camera station (`inspector station`): its views, each with its own source and region
+        # a multi-camera station (Views… or `inspector station`): its views, each with its own source and region
+        self._form, self._lay, self.station_names = form, None, QLabel()
+        self.station_names.setWordWrap(True)
+        form.insertRow(0, "Station", self.station_names)
         try:
-            self.station_views = load_views(project)
+            self.set_station(load_views(project))
         except InspectorError:
-            self.station_views = []
-        self.station = None
-        if self.station_views:
-            from inspector.gui.station_views import StationViews
-            self.station = StationViews([v.name for v in self.station_views])
-            self.station.set_heatmap_visible(prefs.show_heatmap)
-            for row in (3, 1, 0):  # Region and Source belong to each view
-                form.setRowVisible(row, False)
-            names = QLabel(", ".join(v.name for v in self.station_views) + " — all triggered together")
-            names.setToolTip("\n".join(v.describe() for v in self.station_views) + "\n(set with `inspector station`)")
-            form.insertRow(0, "Station", names)
+            self.set_station([])
         self.line_box = LineBox(project, set_setting=self.session.set_setting)
 
         self.start_btn = QPushButton("Start  [F5]")
@@ -180,8 +179,8 @@ class LivePanel(QWidget):
         side_w.setLayout(side)
         self._side = side_w
         self._fit_to_font()
-        lay = QHBoxLayout(self)
-        lay.addWidget(self.view if self.station is None else self.station, 1)
+        lay = self._lay = QHBoxLayout(self)
+        lay.addWidget(self._picture, 1)
         lay.addWidget(side_w)
 
         for key, fn in (("F5", self.toggle), ("T", self.live.trigger), ("H", self.heatmap.toggle)):
@@ -225,6 +224,34 @@ class LivePanel(QWidget):
     def _camera_settings(self) -> None:
         from inspector.gui.camera_settings import open_camera_dialog
         open_camera_dialog(self, self.session, self.source.text().strip(), self.source.setText)
+
+    def _edit_views(self) -> None:
+        from inspector.gui.station_dialog import StationDialog
+        self.views_dialog = StationDialog(self.session, self)
+        self.views_dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.views_dialog.saved.connect(self.set_station)
+        self.views_dialog.open()
+
+    def set_station(self, views) -> None:
+        """One camera (no views), or the station's views side by side, each with its own source and region."""
+        old = self._picture if self._lay is not None else None
+        self.station_views, self.station = list(views), None
+        if self.station_views:
+            from inspector.gui.station_views import StationViews
+            self.station = StationViews([v.name for v in self.station_views])
+            self.station.set_heatmap_visible(self.session.prefs.show_heatmap)
+        self.station_names.setText(", ".join(v.name for v in self.station_views) + " — all triggered together")
+        self.station_names.setToolTip("\n".join(v.describe() for v in self.station_views)
+                                      + "\n(set with Views… or `inspector station`)")
+        for w, on in ((self.station_names, True), (self.source_kind, False), (self.source, False), (self.roi, False)):
+            self._form.setRowVisible(w, on == (self.station is not None))
+        self.camera_btn.setVisible(self.station is None)
+        if old is not None and old is not self._picture:
+            self._lay.replaceWidget(old, self._picture)
+            old.hide()
+            self._picture.show()
+            if old is not self.view:
+                old.deleteLater()
 
     @property
     def _picture(self):
@@ -321,10 +348,11 @@ class LivePanel(QWidget):
         for w in (self.source_kind, self.source, self.trigger_combo, self.roi, self.not_inspected_combo):
             w.setEnabled(not running and not busy)
         self.line_box.set_editable(not running and not busy)
+        self.views_btn.setEnabled(not running and not busy)
         self.camera_btn.setEnabled(not busy and self.source.text().strip().lower().startswith("genicam://"))
         if not running:
             self.line_box.show_status(None)
-        role_guard.apply(self.session, [(self.start_btn, "line.run")])
+        role_guard.apply(self.session, [(self.start_btn, "line.run"), (self.views_btn, "settings.edit")])
 
     def _actor_changed(self) -> None:
         """A log-in at the station (switch user): the running line's next verdicts carry the new account.
