@@ -99,6 +99,35 @@ def window(session, qtbot):
     close_window(w, qtbot)
 
 
+STATION_PW = "station-secret"
+
+
+def staff(path: Path) -> None:
+    """The accounts of a station: root (admin), eve (engineer), otto (operator), each with STATION_PW."""
+    from inspector.core import accounts
+
+    with Project.open(path) as p:
+        accounts.add(p, "root", "admin", STATION_PW, by=None)
+        admin = accounts.login(p, "root", STATION_PW)
+        accounts.add(p, "eve", "engineer", STATION_PW, by=admin)
+        accounts.add(p, "otto", "operator", STATION_PW, by=admin)
+
+
+@pytest.fixture
+def station(project_path, qtbot):
+    """The demo project with staff(), open in the main window (on its log-in page)."""
+    from inspector.gui.main_window import MainWindow
+    from inspector.gui.session import Session
+
+    staff(project_path)
+    w = MainWindow(Session.open(project_path, "whoever"))
+    w.resize(1366, 768)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    close_window(w, qtbot)
+
+
 def close_window(w, qtbot, timeout_ms: int = 20_000) -> float:
     """Close as a user does; waits until every thread stopped and the window is gone. Returns seconds."""
     t0 = time.monotonic()

@@ -3,33 +3,12 @@ the line runs puts the new account on the following results (the line keeps runn
 locked); Start is disabled with a tooltip saying who may when the role may not run the line."""
 from __future__ import annotations
 
-import pytest
-from conftest import close_window, shot
+from conftest import STATION_PW as PW, shot
 
 from inspector.core import accounts, audit
 from inspector.core.live.results import ResultsLog
-from inspector.core.project import Project
 
-PW = "station-secret"
 FAST = "synthetic://line?fps=25&size=128&seed=3&defect_rate=0.5"
-
-
-@pytest.fixture
-def station(project_path, qtbot):
-    from inspector.gui.main_window import MainWindow
-    from inspector.gui.session import Session
-
-    with Project.open(project_path) as p:
-        accounts.add(p, "root", "admin", PW, by=None)
-        admin = accounts.login(p, "root", PW)
-        accounts.add(p, "eve", "engineer", PW, by=admin)
-        accounts.add(p, "otto", "operator", PW, by=admin)
-    w = MainWindow(Session.open(project_path, "whoever"))
-    w.resize(1366, 768)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    close_window(w, qtbot)
 
 
 def start(panel, qtbot):

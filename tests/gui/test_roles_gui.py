@@ -4,7 +4,7 @@ auto-lock, Ctrl+G marks a golden part, the golden guard's reason dialog, and the
 from __future__ import annotations
 
 import pytest
-from conftest import close_window, error_dialogs, shot
+from conftest import STATION_PW as PW, close_window, error_dialogs, staff, shot
 from PySide6.QtCore import Qt
 
 from inspector.core import accounts, audit, golden
@@ -12,16 +12,12 @@ from inspector.core.project import Project
 from inspector.core.registry import ModelRegistry
 from inspector.gui.audit_view import KINDS
 
-PW = "station-secret"
 
 
 @pytest.fixture
 def staffed(project_path):
+    staff(project_path)
     with Project.open(project_path) as p:
-        accounts.add(p, "root", "admin", PW, by=None)
-        admin = accounts.login(p, "root", PW)
-        accounts.add(p, "eve", "engineer", PW, by=admin)
-        accounts.add(p, "otto", "operator", PW, by=admin)
         reg = ModelRegistry(p)
         v2 = reg.save("classifier", reg.read_config("v1"), {n: (lambda d, n=n: d.write_bytes(
             (reg.get("v1").path / n).read_bytes())) for n in reg.get("v1").files if n != "config.json"},

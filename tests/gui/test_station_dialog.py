@@ -1,15 +1,11 @@
 """The Live tab's Views… dialog: a station's views added, edited and removed with the CLI's checks and
 messages, saved in the project, and the Live tab switching between one camera and the station's views;
 closed to operators and while the line runs. Also the source address's width at 1366×768."""
-import pytest
-from conftest import close_window, shot
+from conftest import STATION_PW as PW, shot
 
-from inspector.core import accounts
 from inspector.core.live.station_config import load_views
-from inspector.core.project import Project
 
 SYN = "synthetic://line?fps=20&size=128&seed={}&defect_rate=0.5"
-PW = "correct horse 1"
 
 
 def fill(dlg, name, source, roi="", model="line model"):
@@ -97,24 +93,6 @@ def test_views_dialog_sets_up_a_station_and_the_live_tab_follows(window, session
     panel.stop()
     qtbot.waitUntil(lambda: not panel.live.running and not panel.live.busy, timeout=20_000)
     assert panel.views_btn.isEnabled()
-
-
-@pytest.fixture
-def station(project_path, qtbot):
-    from inspector.gui.main_window import MainWindow
-    from inspector.gui.session import Session
-
-    with Project.open(project_path) as p:
-        accounts.add(p, "root", "admin", PW, by=None)
-        admin = accounts.login(p, "root", PW)
-        accounts.add(p, "eve", "engineer", PW, by=admin)
-        accounts.add(p, "otto", "operator", PW, by=admin)
-    w = MainWindow(Session.open(project_path, "whoever"))
-    w.resize(1366, 768)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    close_window(w, qtbot)
 
 
 def test_views_need_an_engineer(station, qtbot):
