@@ -121,7 +121,7 @@ def fit(cfg: TrainConfig, train: ArrayDataset, val: ArrayDataset | None, classes
         if cfg.local_evidence == "on" and cfg.mode == "head" and n_good < 2:
             raise ConfigError("local evidence needs at least 2 good (OK-class) training parts — label more good "
                               "parts, or set it to auto or off")
-        if local_evidence.wanted(cfg.local_evidence, cfg.mode, cfg.arch, len(train), n_good) and cfg.standardize == "fixed":
+        if local_evidence.wanted(cfg, len(train), n_good):
             arch["local"] = local_evidence.level_configs(pre["size"])
     # A warm start overwrites every weight, so the ImageNet checkpoint need not be read first.
     model = build_network({**arch, "pretrained": arch["pretrained"] and init_state is None} if "pretrained" in arch else arch)

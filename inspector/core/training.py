@@ -136,8 +136,7 @@ def resolve_local_evidence(project, cfg: TrainConfig, classes) -> TrainConfig:
     counts = project.counts()["per_class"]
     n_train = sum(counts.get(c.name, {}).get("train", 0) for c in classes)
     n_good = sum(counts.get(c.name, {}).get("train", 0) for c in classes if c.kind == "ok")
-    use = local_evidence.wanted(cfg.local_evidence, cfg.mode, cfg.arch, n_train, n_good) and cfg.standardize == "fixed"
-    if not use:
+    if not local_evidence.wanted(cfg, n_train, n_good):
         return replace(cfg, local_evidence="off") if cfg.local_evidence == "auto" else cfg
     return replace(cfg, local_evidence="on", input_size=cfg.input_size or list(local_evidence.INPUT_SIZE))
 

@@ -37,11 +37,13 @@ def small_cfg(**kw) -> TrainConfig:
 
 
 def test_auto_rule_and_validation():
-    assert local_evidence.wanted("auto", "head", "effnet-lite0", n_train=60, n_good=20)
-    assert not local_evidence.wanted("auto", "head", "effnet-lite0", n_train=60, n_good=4)  # too few good parts
-    assert not local_evidence.wanted("auto", "head", "effnet-lite0", n_train=2000, n_good=900)  # Fast's minute
-    assert not local_evidence.wanted("on", "finetune", "effnet-lite0", n_train=60, n_good=20)
-    assert not local_evidence.wanted("auto", "head", "effnet-lite0", n_train=60, n_good=0)  # no good class
+    fast = preset("head")
+    assert local_evidence.wanted(fast, n_train=60, n_good=20)
+    assert not local_evidence.wanted(fast, n_train=60, n_good=4)  # too few good parts
+    assert not local_evidence.wanted(fast, n_train=2000, n_good=900)  # Fast's minute
+    assert not local_evidence.wanted(preset("finetune"), n_train=60, n_good=20)
+    assert not local_evidence.wanted(fast, n_train=60, n_good=0)  # no good class
+    assert not local_evidence.wanted(preset("head", standardize="dataset"), n_train=60, n_good=20)
     with pytest.raises(ConfigError, match="Fast preset only"):
         preset("finetune", local_evidence="on")
     with pytest.raises(ConfigError, match="auto, on or off"):

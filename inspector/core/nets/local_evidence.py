@@ -52,10 +52,13 @@ def level_configs(input_size: Sequence[int], bank: int = BANK_SIZE, pca: int = P
     return out
 
 
-def wanted(setting: str, mode: str, arch: str, n_train: int, n_good: int) -> bool:
-    """Does a run use local evidence? setting: on / off / auto (auto: Fast with a good class of at least
-    AUTO_MIN_GOOD training parts and at most AUTO_MAX_IMAGES training images, where its cost fits Fast's minute)."""
-    if setting == "off" or mode != "head" or arch != "effnet-lite0" or n_good < 1:
+def wanted(cfg, n_train: int, n_good: int) -> bool:
+    """Does a run with this TrainConfig use local evidence? Its local_evidence: on / off / auto (auto: Fast with
+    a good class of at least AUTO_MIN_GOOD training parts and at most AUTO_MAX_IMAGES training images, where its
+    cost fits Fast's minute). Only the fixed standardization: the network undoes it to see raw pixels."""
+    setting = cfg.local_evidence
+    if (setting == "off" or cfg.mode != "head" or cfg.arch != "effnet-lite0" or cfg.standardize != "fixed"
+            or n_good < 1):
         return False
     return setting == "on" or (n_good >= AUTO_MIN_GOOD and n_train <= AUTO_MAX_IMAGES)
 
