@@ -331,7 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "(default 0.01 = 1 %%)")
     sp.add_argument("--no-augment", action="store_true")
     sp.add_argument("--local-evidence", choices=("auto", "on", "off"),
-                    help="Fast only: also score each patch against the good parts' patches, for fine defects "
+                    help="Fast and Accurate: also score each patch against the good parts' patches, for fine defects "
                          "(auto: on with at least 5 good and at most 1,000 training images)")
     sp.add_argument("--standardize", choices=STANDARDIZE,
                     help="input standardization: " + "; ".join(f"{k}: {v}" for k, v in STANDARDIZE_HELP.items())

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from inspector.core.arrays import ArrayDataset
 from inspector.core.augment import augment_batch
@@ -22,6 +23,7 @@ from inspector.core.cancel import CancelToken
 from inspector.core.devices import select_device, torch_threads
 from inspector.core.errors import ConfigError
 from inspector.core.nets import build_network, default_arch, default_preprocessing, local_evidence
+from inspector.core.nets.efficientnet_lite import NUM_FEATURES
 from inspector.core.optimizers import l1_penalty, make_optimizer, make_scheduler
 from inspector.core.progress import BatchProgress, EpochEnd, ProgressEvent, StageProgress
 from inspector.core.train_config import TrainConfig
@@ -118,11 +120,13 @@ def fit(cfg: TrainConfig, train: ArrayDataset, val: ArrayDataset | None, classes
     if cfg.arch == "effnet-lite0":
         arch["pretrained"] = cfg.mode in ("head", "finetune")
         n_good = int(np.isin(train.labels, np.asarray(list(good_classes), dtype=np.int64)).sum())
-        if cfg.local_evidence == "on" and cfg.mode == "head" and n_good < 2:
+        if cfg.local_evidence == "on" and n_good < 2:
             raise ConfigError("local evidence needs at least 2 good (OK-class) training parts — label more good "
                               "parts, or set it to auto or off")
         if local_evidence.wanted(cfg, len(train), n_good):
             arch["local"] = local_evidence.level_configs(pre["size"])
+            if cfg.mode == "finetune":  # the banks read stages up to 5: those stay as they were fitted
+                cfg = replace(cfg, frozen_stages=max(cfg.frozen_stages, local_evidence.FROZEN_STAGES))
     # A warm start overwrites every weight, so the ImageNet checkpoint need not be read first.
     model = build_network({**arch, "pretrained": arch["pretrained"] and init_state is None} if "pretrained" in arch else arch)
     if init_state is not None:
@@ -136,17 +140,28 @@ def fit(cfg: TrainConfig, train: ArrayDataset, val: ArrayDataset | None, classes
     std = _Standardize(pre, device)
 
     val = val if val is not None and len(val) else None
+    head_inputs: dict[str, torch.Tensor] = {}  # what the head was trained on (pooled features, local evidence)
     if cfg.mode == "head":
         history, best_epoch, stopped, val_pred = _fit_head(cfg, model, train, val, pre, device, gen, feature_cache,
                                                            progress, cancel, good_classes)
-    else:
-        if cfg.mode == "finetune" and init_state is None and cfg.head_warmup_epochs:
-            # Linear probe first, then fine-tune (LP-FT): a random head's large gradients would
-            # otherwise wreck the pretrained features in the first epoch.
-            warm = replace(cfg, mode="head", epochs=cfg.head_warmup_epochs, lr=3e-3, schedule="cosine",
-                           early_stopping=0)
-            _fit_head(warm, model, train, val, pre, device, gen, feature_cache, progress, cancel)
+    elif cfg.mode == "finetune" and init_state is None and cfg.head_warmup_epochs:
+        # Linear probe first, then fine-tune (LP-FT): a random head's large gradients would
+        # otherwise wreck the pretrained features in the first epoch.
+        warm = replace(cfg, mode="head", frozen_stages=0, epochs=cfg.head_warmup_epochs, lr=3e-3, schedule="cosine",
+                       early_stopping=0)
+        _fit_head(warm, model, train, val, pre, device, gen, feature_cache, progress, cancel, good_classes, head_inputs)
+        model.to(device)
+    if cfg.mode == "finetune" and cfg.frozen_stages:
+        if getattr(model, "levels", None) and not head_inputs:  # no warm-up: the banks are fitted here
+            model.cpu()
+            head_inputs.update(local_evidence.head_features(
+                model, {"train": train, "val": val}, good_classes, _no_pooled, cancel,
+                lambda name, d, t: progress(StageProgress(f"local evidence ({name})", d, t))))
             model.to(device)
+        extra = {k: v[:, NUM_FEATURES:] for k, v in head_inputs.items()} if getattr(model, "levels", None) else None
+        history, best_epoch, stopped, val_pred = _fit_upper(cfg, model, train, val, pre, device, gen, progress, cancel,
+                                                            extra)
+    elif cfg.mode != "head":
         if device.type == "cpu" and cfg.arch != "mlp":
             model.to(memory_format=torch.channels_last)
         runner = _ImageRunner(model, std, cfg, gen)
@@ -168,8 +183,14 @@ def fit(cfg: TrainConfig, train: ArrayDataset, val: ArrayDataset | None, classes
                      device=str(device))
 
 
-def _fit_head(cfg, model, train, val, pre, device, gen, feature_cache, progress, cancel, good_classes=()):
-    """Train only the classifier on frozen-backbone features, computed once per image (and cached)."""
+def _no_pooled(name, ds) -> torch.Tensor:
+    return torch.zeros(len(ds), NUM_FEATURES)
+
+
+def _fit_head(cfg, model, train, val, pre, device, gen, feature_cache, progress, cancel, good_classes=(),
+              head_inputs=None):
+    """Train only the classifier on frozen-backbone features, computed once per image (and cached).
+    head_inputs: a dict that receives the head's inputs per split."""
     from inspector.core.features import extract_features  # only the pretrained presets need it
 
     def pooled(name, ds, net=model):
@@ -185,6 +206,8 @@ def _fit_head(cfg, model, train, val, pre, device, gen, feature_cache, progress,
         model.to(device)
     else:
         feats = {name: pooled(name, ds) for name, ds in (("train", train), ("val", val)) if ds is not None}
+    if head_inputs is not None:
+        head_inputs.update(feats)
     # Raw pooled features, not standardized ones: per-feature scaling amplifies near-dead units
     # and cost 1–2 points on NEU-DET (measured: 0.992 vs 1.000 validation accuracy, same seed).
     data_train = (feats["train"], torch.from_numpy(train.labels))
@@ -203,6 +226,86 @@ def _fit_head(cfg, model, train, val, pre, device, gen, feature_cache, progress,
     with torch_threads(1 if device.type == "cpu" else None):
         return _loop(cfg, head, _HeadRunner(head, cfg.dropout), data_train, data_val, device, gen, progress, cancel,
                      weight)
+
+
+# The frozen part's maps (float16) of every training view together stay under this: ELPV's 2,099 cells at 224 px
+# take 82 MB a view.
+UPPER_CACHE_BYTES = 2**30
+UPPER_VIEWS = 4  # each training part and three augmented copies of it, drawn once
+
+
+def _fit_upper(cfg, model, train, val, pre, device, gen, progress, cancel, extra=None):
+    """Accurate: the stem and the first cfg.frozen_stages stages keep their ImageNet weights; their maps are
+    computed once for each training part and a few augmented copies of it, and only the stages above, the 1x1
+    head conv and the classifier train on them. End to end, one epoch on ELPV's 2,099 cells did not finish in
+    25 minutes on the 2-core VM; this way the whole run takes 7 (bench/RESULTS.md).
+    extra: {"train": N×E, "val": M×E} further head inputs per part (local evidence), or None."""
+    from inspector.core.features import lower_maps
+
+    run = lower_maps(model, pre, cfg.frozen_stages - 1, device)
+    upper = _Upper(model, cfg.frozen_stages)
+    if device.type == "cpu":  # a training step 28 % faster on the 2-core VM (10.8 -> 7.7 ms a 224 px part)
+        upper.to(memory_format=torch.channels_last)
+
+    def maps(name: str, images: np.ndarray, augment: bool, done: int, total: int) -> torch.Tensor:
+        out = []
+        for i in range(0, len(images), 32):
+            cancel.check()
+            batch = images[i:i + 32]
+            if augment:
+                x = augment_batch(torch.from_numpy(batch).permute(0, 3, 1, 2).float().div_(255.0), cfg.augment, gen)
+                batch = x.mul_(255.0).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+            out.append(run(batch))
+            progress(StageProgress(f"frozen stages ({name})", done + i + len(batch), total))
+        return torch.cat(out)
+
+    n = len(train)
+    first = maps("train", train.images, False, 0, n)
+    views = 1
+    if cfg.augment.enabled:
+        views = int(max(1, min(UPPER_VIEWS, UPPER_CACHE_BYTES // max(1, first.numel() * 2))))
+    copies = [first] + [maps("train", train.images, True, v * n, views * n) for v in range(1, views)]
+    inputs = {"train": torch.stack(copies, 1).to(device)}  # N×views×C×h×w
+    del copies, first
+    if val is not None:
+        inputs["val"] = maps("val", val.images, False, 0, len(val)).to(device)
+    extra = {k: v.to(device) for k, v in extra.items()} if extra else None
+    # The loop hands the runner part numbers; it looks up their maps (and extra inputs) itself.
+    data_val = (torch.arange(len(val)), torch.from_numpy(val.labels)) if val is not None else None
+    return _loop(cfg, upper, _UpperRunner(upper, gen, inputs, extra), (torch.arange(n), torch.from_numpy(train.labels)),
+                 data_val, device, gen, progress, cancel)
+
+
+class _Upper(nn.Module):
+    """The trained part of an Accurate run: EfficientNet-Lite0's stages from `first` on, its head conv and
+    classifier (the same modules, so training them trains the model)."""
+
+    def __init__(self, model, first: int):
+        super().__init__()
+        self.stages = nn.ModuleList(model.stages[first:])
+        self.head, self.pool, self.dropout, self.classifier = model.head, model.pool, model.dropout, model.classifier
+
+    def forward(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
+        for stage in self.stages:
+            x = stage(x)
+        x = self.pool(self.head(x)).flatten(1)
+        if extra is not None:  # as LocalEvidenceLite0.forward_features: pooled features, then the local ones
+            x = torch.cat([x, extra], 1)
+        return self.classifier(self.dropout(x))
+
+
+class _UpperRunner:
+    def __init__(self, upper: _Upper, gen: torch.Generator, inputs: dict, extra: dict | None):
+        self.upper, self.gen, self.inputs, self.extra = upper, gen, inputs, extra
+
+    def __call__(self, ix: torch.Tensor, training: bool) -> torch.Tensor:
+        split = "train" if training else "val"  # the loop trains on "train" only and evaluates "val" only
+        x = self.inputs[split][ix]
+        if training:  # one of each part's views, drawn anew every epoch
+            pick = torch.randint(x.shape[1], (len(x),), generator=self.gen).to(x.device)
+            x = x[torch.arange(len(x), device=x.device), pick]
+        extra = self.extra[split][ix] if self.extra else None
+        return self.upper(x.float().contiguous(memory_format=torch.channels_last), extra)
 
 
 class _HeadRunner:

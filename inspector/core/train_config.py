@@ -42,7 +42,7 @@ class AugmentConfig:
 @dataclass
 class TrainConfig:
     arch: str = "effnet-lite0"
-    mode: str = "head"  # head: frozen pretrained backbone; finetune: whole network; scratch: random init
+    mode: str = "head"  # head: frozen pretrained backbone; finetune: its upper stages or all; scratch: random init
     epochs: int = 30
     batch_size: int = 32
     optimizer: str = "adam"
@@ -63,9 +63,12 @@ class TrainConfig:
     input_size: list[int] | None = None  # [h, w]; None = the architecture's default
     label_smoothing: float = 0.0
     head_warmup_epochs: int = 30  # finetune: train the head on frozen features first (0 = off)
+    # finetune: the stem and this many of EfficientNet-Lite0's 7 stages keep their ImageNet weights; their output
+    # is computed once per image (and per augmented copy) and only the stages above train. 0 = end to end.
+    frozen_stages: int = 0
     # the OK/NG cut-off is set for this share of false rejects on the good validation parts (core/decision.py)
     frr_target: float = 0.01
-    # Fast only: local evidence for fine defects (nets/local_evidence.py): on, off, or auto (on when a good
+    # Fast and Accurate: local evidence for fine defects (nets/local_evidence.py): on, off, or auto (on when a good
     # class has at least 5 training parts and there are at most 1,000 training images)
     local_evidence: str = "auto"
 
@@ -103,14 +106,18 @@ class TrainConfig:
         need(0 <= self.label_smoothing < 1, "label smoothing must be in [0, 1)")
         need(isinstance(self.head_warmup_epochs, int) and self.head_warmup_epochs >= 0,
              "head warm-up epochs must be zero (off) or a positive whole number")
+        need(isinstance(self.frozen_stages, int) and 0 <= self.frozen_stages <= 6,
+             "frozen stages must be a whole number from 0 (train the whole network) to 6")
+        need(not self.frozen_stages or self.mode == "finetune",
+             "frozen stages apply to mode finetune (Accurate) only — set them to 0")
         need(self.early_stopping >= 0, "early stopping patience must be zero (off) or positive")
         need(isinstance(self.frr_target, (int, float)) and 0 <= self.frr_target < 0.5,
              "target false-reject rate must be a fraction from 0 to below 0.5, such as 0.01 (1 %)")
         need(self.local_evidence in ("auto", "on", "off"), "local evidence must be auto, on or off")
-        need(self.local_evidence != "on" or (self.mode == "head" and self.arch == "effnet-lite0"
-                                              and self.standardize == "fixed"),
-             "local evidence works with the Fast preset only (mode head, effnet-lite0, standardize fixed) — "
-             "set it to auto or off")
+        if self.local_evidence == "on":
+            from inspector.core.nets.local_evidence import supported
+            need(supported(self), "local evidence works with Fast, or Accurate with frozen stages, on effnet-lite0 "
+                                   "with standardize fixed — set it to auto or off")
         need(self.device in ("auto", "cpu", "cuda", "mps"), "device must be auto, cpu, cuda or mps")
         if self.input_size is not None:
             ok = (len(self.input_size) == 2 and all(isinstance(v, int) and 16 <= v <= 2048 for v in self.input_size))

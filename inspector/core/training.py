@@ -138,7 +138,9 @@ def resolve_local_evidence(project, cfg: TrainConfig, classes) -> TrainConfig:
     n_good = sum(counts.get(c.name, {}).get("train", 0) for c in classes if c.kind == "ok")
     if not local_evidence.wanted(cfg, n_train, n_good):
         return replace(cfg, local_evidence="off") if cfg.local_evidence == "auto" else cfg
-    return replace(cfg, local_evidence="on", input_size=cfg.input_size or list(local_evidence.INPUT_SIZE))
+    frozen = max(cfg.frozen_stages, local_evidence.FROZEN_STAGES) if cfg.mode == "finetune" else cfg.frozen_stages
+    return replace(cfg, local_evidence="on", input_size=cfg.input_size or list(local_evidence.INPUT_SIZE),
+                   frozen_stages=frozen)
 
 
 def classifier_decision(classes, val_labels, val_probs, frr_target: float) -> dict:

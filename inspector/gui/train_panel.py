@@ -199,7 +199,7 @@ class TrainPanel(QWidget):
                 ("Batch", self.batch, "Images per update"), ("L2", self.l2, "Weight decay: keeps weights small"),
                 ("L1", self.l1, "Pushes unneeded weights to zero"),
                 ("Dropout", self.dropout, "Share of features hidden at random while training"),
-                ("Fine defects", self.local, "Fast only — local evidence: each patch of a part is also scored against "
+                ("Fine defects", self.local, "Fast and Accurate — local evidence: each patch of a part is also scored against "
                                              "the good parts' patches, so scratches and spots of a few pixels are "
                                              "learnt from a few examples. auto: on with at least 5 good and at most "
                                              "1,000 training parts"))
@@ -381,7 +381,7 @@ class TrainPanel(QWidget):
         self.dropout.setValue(t.dropout)
         self.augment.setChecked(t.augment.enabled)
         self.local.setCurrentIndex(self.local.findData(t.local_evidence))
-        self.local.setEnabled(t.mode == "head")
+        self.local.setEnabled(t.mode == "head" or (t.mode == "finetune" and t.frozen_stages > 0))
         self.session.prefs.train_preset = name
 
     def config(self):

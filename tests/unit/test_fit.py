@@ -1,4 +1,6 @@
 """The training engine on small generated data: real training runs, no mocks."""
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -142,6 +144,22 @@ def test_pretrained_head_and_finetune_presets(tmp_path):
     ft = fit(ft_cfg, train, val, ["h", "v"], feature_cache=cache)
     assert ft.history[-1]["val_accuracy"] >= 0.9  # the warm-up head carries it from the first epoch
     assert not torch.equal(ref["stem.conv.weight"], ft.model.state_dict()["stem.conv.weight"])
+
+    # Accurate as shipped: the stem and the first 5 stages stay ImageNet's, the top two stages and head train on
+    # the lower maps of each part and its augmented copies.
+    up_cfg = replace(ft_cfg, frozen_stages=5, epochs=2, augment=AugmentConfig())
+    up = fit(up_cfg, train, val, ["h", "v"], feature_cache=cache)
+    got = up.model.state_dict()
+    assert up.history[-1]["val_accuracy"] >= 0.9
+    assert all(torch.equal(ref[k], got[k]) for k in ref if k.startswith(("stem.", *(f"stages.{i}." for i in range(5)))))
+    assert not torch.equal(ref["stages.5.0.expand.conv.weight"], got["stages.5.0.expand.conv.weight"])
+    assert not torch.equal(ref["head.conv.weight"], got["head.conv.weight"])
+    # The trained network as a whole gives what training measured on the validation parts.
+    from inspector.core.fit import _Standardize
+    x = _Standardize(up.preprocessing, torch.device("cpu"))(torch.from_numpy(val.images))
+    with torch.inference_mode():
+        prob = torch.softmax(up.model.eval()(x), 1).numpy()
+    assert np.allclose(prob, up.val_probabilities, atol=2e-2)
 
 
 def test_shipped_presets_are_valid():

@@ -41,11 +41,12 @@ def test_auto_rule_and_validation():
     assert local_evidence.wanted(fast, n_train=60, n_good=20)
     assert not local_evidence.wanted(fast, n_train=60, n_good=4)  # too few good parts
     assert not local_evidence.wanted(fast, n_train=2000, n_good=900)  # Fast's minute
-    assert not local_evidence.wanted(preset("finetune"), n_train=60, n_good=20)
+    assert local_evidence.wanted(preset("finetune"), n_train=60, n_good=20)  # Accurate: its lower stages are frozen
+    assert not local_evidence.wanted(preset("finetune", frozen_stages=0), n_train=60, n_good=20)  # end to end
     assert not local_evidence.wanted(fast, n_train=60, n_good=0)  # no good class
     assert not local_evidence.wanted(preset("head", standardize="dataset"), n_train=60, n_good=20)
-    with pytest.raises(ConfigError, match="Fast preset only"):
-        preset("finetune", local_evidence="on")
+    with pytest.raises(ConfigError, match="Accurate with frozen stages"):
+        preset("finetune", frozen_stages=0, local_evidence="on")
     with pytest.raises(ConfigError, match="auto, on or off"):
         preset("head", local_evidence="maybe")
     x, y = parts(5, 6)
@@ -115,3 +116,17 @@ def test_project_training_saves_banks_in_one_onnx_graph(tmp_path):
         plain = train_project(project, preset("head", epochs=2, local_evidence="off"), user="t")
         assert ModelRegistry(project).read_config(again.version.version)["arch"]["local"]
         assert ModelRegistry(project).read_config(plain.version.version)["arch"]["local"] is None
+        # Accurate uses it too: the stages the banks read (0-5) stay ImageNet's, stage 6 and the head train, and
+        # the saved graph (parity-checked at save) gives what the network gives.
+        acc = train_project(project, preset("finetune", epochs=1, head_warmup_epochs=5, input_size=[128, 128]),
+                            user="t")
+        cfg = ModelRegistry(project).read_config(acc.version.version)
+        assert cfg["arch"]["local"] and cfg["train_config"]["frozen_stages"] == local_evidence.FROZEN_STAGES == 6
+        ref = build_network({"name": "effnet-lite0", "num_classes": 3, "pretrained": True}).state_dict()
+        got = acc.result.model.state_dict()
+        assert all(torch.equal(ref[k], got[k]) for k in ref if k.startswith(("stem.", "stages.5.")))
+        assert not torch.equal(ref["stages.6.0.expand.conv.weight"], got["stages.6.0.expand.conv.weight"])
+        model = load_inference_model(acc.version.path, cfg)
+        # New parts: a training part finds its own patches in the bank, and the square root of a distance of ~0
+        # turns float rounding into 1e-3 (harmless, but no test of the export).
+        assert check_onnx_parity(model, acc.version.path / "model.onnx", parts(5, 3)[0]) <= 1e-4

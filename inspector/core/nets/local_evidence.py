@@ -9,7 +9,8 @@ unusual patch: whether something is wrong and what it looks like. Measured on th
 four defect types, 52 labelled parts: 0.86–0.87 five-class accuracy against 0.52 (see bench/RESULTS.md).
 
 Everything lives inside the network (banks are buffers), so the ONNX export, the live runner and
-Predictor need nothing new. Only the Fast preset ("head" mode) uses it: the banks and the trunk stay frozen.
+Predictor need nothing new. Fast ("head" mode) and Accurate use it; Accurate then trains only what lies above
+the stages the banks read (FROZEN_STAGES).
 It costs time: ~76 ms a part against ~7 ms on the 2-core VM (most of it the fine level's 2,304 patches
 against 4,000 bank entries), so a fast line may turn it off.
 """
@@ -37,6 +38,8 @@ NEIGHBOURHOOD = 3
 NORM_STD = 15.0  # per-image brightness and contrast normalisation, as the anomaly model's
 STATS = 4  # max, top-5 mean, mean, log(1 + max) of the patch distances
 PEAK_SHARPNESS = 20.0  # softmax weight on distance for the "most unusual patch": soft, so ONNX and PyTorch agree; 4 blurred it (0.77), 50 no better (0.84)
+# Accurate keeps the stages the banks were fitted on frozen: only stage 6 and the head train above them.
+FROZEN_STAGES = 1 + max(max(lv["stages"]) for lv in LEVELS)
 AUTO_MAX_IMAGES = 1000  # above this many training images "auto" leaves it off (3 backbone passes per image)
 AUTO_MIN_GOOD = 5
 
@@ -52,13 +55,19 @@ def level_configs(input_size: Sequence[int], bank: int = BANK_SIZE, pca: int = P
     return out
 
 
+def supported(cfg) -> bool:
+    """Fast, or Accurate with frozen lower stages (they carry the banks' features), on EfficientNet-Lite0 with the
+    fixed standardization (the network undoes it to see raw pixels)."""
+    return (cfg.arch == "effnet-lite0" and cfg.standardize == "fixed"
+            and (cfg.mode == "head" or (cfg.mode == "finetune" and cfg.frozen_stages > 0)))
+
+
 def wanted(cfg, n_train: int, n_good: int) -> bool:
-    """Does a run with this TrainConfig use local evidence? Its local_evidence: on / off / auto (auto: Fast with
-    a good class of at least AUTO_MIN_GOOD training parts and at most AUTO_MAX_IMAGES training images, where its
-    cost fits Fast's minute). Only the fixed standardization: the network undoes it to see raw pixels."""
+    """Does a run with this TrainConfig use local evidence? Its local_evidence: on / off / auto (auto: a good class
+    of at least AUTO_MIN_GOOD training parts and at most AUTO_MAX_IMAGES training images, where its cost fits
+    Fast's minute)."""
     setting = cfg.local_evidence
-    if (setting == "off" or cfg.mode != "head" or cfg.arch != "effnet-lite0" or cfg.standardize != "fixed"
-            or n_good < 1):
+    if setting == "off" or not supported(cfg) or n_good < 1:
         return False
     return setting == "on" or (n_good >= AUTO_MIN_GOOD and n_train <= AUTO_MAX_IMAGES)
 
