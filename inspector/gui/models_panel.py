@@ -151,6 +151,10 @@ class ModelsPanel(QWidget):
         if t:
             lines.append(f"{t.get('mode')} · {t.get('optimizer')} lr {t.get('lr')} · {t.get('epochs')} epochs · "
                          f"batch {t.get('batch_size')} · L2 {t.get('weight_decay')} · dropout {t.get('dropout')}")
+            if t.get("mode") == "finetune":
+                frozen = int(t.get("frozen_stages") or 0)
+                lines.append(f"fine-tuned: stages {frozen}–6 and the head (stem and stages 0–{frozen - 1} kept as "
+                             "ImageNet's)" if frozen else "fine-tuned: the whole network")
         if cfg.get("arch", {}).get("local"):
             sizes = " and ".join("×".join(map(str, lv["size"])) for lv in cfg["arch"]["local"])
             lines.append(f"local evidence: each patch scored against the good parts' patches at {sizes} px "

@@ -44,10 +44,11 @@ def test_training_shows_curves_then_results_and_activates(window, qtbot):
     assert window.model_label.text() == "Active model: v2"
 
 
-def _copy_as_new_version(session) -> str:
+def _copy_as_new_version(session, **train_config) -> str:
     reg = session.registry
     v1 = reg.get("v1")
     config = reg.read_config("v1")
+    config["train_config"].update(train_config)
     writers = {n: (lambda dst, src=v1.path / n: shutil.copyfile(src, dst)) for n in ("weights.safetensors", "model.onnx")}
     mv = reg.save("classifier", config, writers, summary=dict(v1.summary), parent="v1")
     session.models_changed.emit()
@@ -146,3 +147,16 @@ def test_warm_start_is_off_without_an_active_model(tmp_path, qtbot):
         assert "no active model" in panel.warm.toolTip()
     finally:
         session.close(timeout_s=10)
+
+
+def test_models_say_what_accurate_fine_tuned(window):
+    session, panel = window.session, window.models_panel
+    v2 = _copy_as_new_version(session, mode="finetune", frozen_stages=5)
+    v3 = _copy_as_new_version(session, mode="finetune", frozen_stages=0)
+    window.show_panel("models")
+    panel.select(v2)
+    assert "fine-tuned: stages 5–6 and the head (stem and stages 0–4 kept as ImageNet's)" in panel.details.text()
+    panel.select(v3)
+    assert "fine-tuned: the whole network" in panel.details.text()
+    panel.select("v1")
+    assert "fine-tuned" not in panel.details.text()
