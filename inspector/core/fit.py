@@ -23,7 +23,7 @@ from inspector.core.cancel import CancelToken
 from inspector.core.devices import select_device, torch_threads
 from inspector.core.errors import ConfigError
 from inspector.core.nets import build_network, default_arch, default_preprocessing, local_evidence
-from inspector.core.nets.efficientnet_lite import NUM_FEATURES
+from inspector.core.nets.efficientnet_lite import NUM_FEATURES, STAGE_CHANNELS, STAGE_STRIDES
 from inspector.core.optimizers import l1_penalty, make_optimizer, make_scheduler
 from inspector.core.progress import BatchProgress, EpochEnd, ProgressEvent, StageProgress
 from inspector.core.train_config import TrainConfig
@@ -228,8 +228,8 @@ def _fit_head(cfg, model, train, val, pre, device, gen, feature_cache, progress,
                      weight)
 
 
-# The frozen part's maps (float16) of every training view together stay under this: ELPV's 2,099 cells at 224 px
-# take 82 MB a view.
+# The frozen part's maps (float16) of every training view together stay under this: ELPV's 2,099 cells at 288 px
+# take 152 MB a view. Past it (some 14,000 parts at 288 px) the frozen part runs again for each batch.
 UPPER_CACHE_BYTES = 2**30
 UPPER_VIEWS = 4  # each training part and three augmented copies of it, drawn once
 
@@ -247,33 +247,42 @@ def _fit_upper(cfg, model, train, val, pre, device, gen, progress, cancel, extra
     if device.type == "cpu":  # a training step 28 % faster on the 2-core VM (10.8 -> 7.7 ms a 224 px part)
         upper.to(memory_format=torch.channels_last)
 
-    def maps(name: str, images: np.ndarray, augment: bool, done: int, total: int) -> torch.Tensor:
-        out = []
-        for i in range(0, len(images), 32):
-            cancel.check()
-            batch = images[i:i + 32]
-            if augment:
-                x = augment_batch(torch.from_numpy(batch).permute(0, 3, 1, 2).float().div_(255.0), cfg.augment, gen)
-                batch = x.mul_(255.0).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
-            out.append(run(batch))
-            progress(StageProgress(f"frozen stages ({name})", done + i + len(batch), total))
-        return torch.cat(out)
+    def batch_maps(images: np.ndarray, augment: bool) -> torch.Tensor:
+        if augment:
+            x = augment_batch(torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(255.0), cfg.augment, gen)
+            images = x.mul_(255.0).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+        return run(images)
 
-    n = len(train)
-    first = maps("train", train.images, False, 0, n)
-    views = 1
-    if cfg.augment.enabled:
-        views = int(max(1, min(UPPER_VIEWS, UPPER_CACHE_BYTES // max(1, first.numel() * 2))))
-    copies = [first] + [maps("train", train.images, True, v * n, views * n) for v in range(1, views)]
-    inputs = {"train": torch.stack(copies, 1).to(device)}  # N×views×C×h×w
-    del copies, first
-    if val is not None:
-        inputs["val"] = maps("val", val.images, False, 0, len(val)).to(device)
+    h, w = pre["size"]
+    stride = STAGE_STRIDES[cfg.frozen_stages - 1]
+    per_view = len(train) * STAGE_CHANNELS[cfg.frozen_stages - 1] * math.ceil(h / stride) * math.ceil(w / stride) * 2
+    views = 0  # 0: too many parts to keep their maps; the frozen part then runs again for every batch
+    if per_view <= UPPER_CACHE_BYTES:
+        views = int(max(1, min(UPPER_VIEWS, UPPER_CACHE_BYTES // per_view))) if cfg.augment.enabled else 1
+    inputs: dict[str, torch.Tensor] = {}
+    for name, ds, copies in (("train", train, views), ("val", val, 1 if views and val is not None else 0)):
+        out = None
+        for v in range(copies):
+            for i in range(0, len(ds), 32):
+                cancel.check()
+                m = batch_maps(ds.images[i:i + 32], augment=v > 0)
+                if out is None:  # parts × views × C×h×w, filled in place (no second copy while stacking)
+                    out = torch.empty((len(ds), copies, *m.shape[1:]), dtype=m.dtype)
+                out[i:i + len(m), v] = m
+                progress(StageProgress(f"frozen stages ({name})", v * len(ds) + i + len(m), copies * len(ds)))
+        if out is not None:
+            inputs[name] = (out if name == "train" else out[:, 0]).to(device)
     extra = {k: v.to(device) for k, v in extra.items()} if extra else None
+
+    def stream(split: str, ix: torch.Tensor, training: bool) -> torch.Tensor:
+        images = (train if split == "train" else val).images[ix.cpu().numpy()]
+        return batch_maps(images, augment=training and cfg.augment.enabled).to(device)
+
     # The loop hands the runner part numbers; it looks up their maps (and extra inputs) itself.
     data_val = (torch.arange(len(val)), torch.from_numpy(val.labels)) if val is not None else None
-    return _loop(cfg, upper, _UpperRunner(upper, gen, inputs, extra), (torch.arange(n), torch.from_numpy(train.labels)),
-                 data_val, device, gen, progress, cancel)
+    runner = _UpperRunner(upper, gen, inputs, extra, stream)
+    return _loop(cfg, upper, runner, (torch.arange(len(train)), torch.from_numpy(train.labels)), data_val, device,
+                 gen, progress, cancel)
 
 
 class _Upper(nn.Module):
@@ -295,15 +304,18 @@ class _Upper(nn.Module):
 
 
 class _UpperRunner:
-    def __init__(self, upper: _Upper, gen: torch.Generator, inputs: dict, extra: dict | None):
-        self.upper, self.gen, self.inputs, self.extra = upper, gen, inputs, extra
+    def __init__(self, upper: _Upper, gen: torch.Generator, inputs: dict, extra: dict | None, stream):
+        self.upper, self.gen, self.inputs, self.extra, self.stream = upper, gen, inputs, extra, stream
 
     def __call__(self, ix: torch.Tensor, training: bool) -> torch.Tensor:
         split = "train" if training else "val"  # the loop trains on "train" only and evaluates "val" only
-        x = self.inputs[split][ix]
-        if training:  # one of each part's views, drawn anew every epoch
-            pick = torch.randint(x.shape[1], (len(x),), generator=self.gen).to(x.device)
-            x = x[torch.arange(len(x), device=x.device), pick]
+        if split not in self.inputs:  # maps not kept: the frozen part runs on this batch now
+            x = self.stream(split, ix, training)
+        else:
+            x = self.inputs[split][ix]
+            if training:  # one of each part's views, drawn anew every epoch
+                pick = torch.randint(x.shape[1], (len(x),), generator=self.gen).to(x.device)
+                x = x[torch.arange(len(x), device=x.device), pick]
         extra = self.extra[split][ix] if self.extra else None
         return self.upper(x.float().contiguous(memory_format=torch.channels_last), extra)
 

@@ -162,6 +162,19 @@ def test_pretrained_head_and_finetune_presets(tmp_path):
     assert np.allclose(prob, up.val_probabilities, atol=2e-2)
 
 
+def test_accurate_streams_the_frozen_part_when_the_maps_would_not_fit(monkeypatch):
+    import inspector.core.fit as fit_module
+
+    monkeypatch.setattr(fit_module, "UPPER_CACHE_BYTES", 1024)  # no part's maps kept: every batch runs stages 0-4
+    train, val = bars(48, size=64, channels=3), bars(24, size=64, channels=3, seed=1)
+    cfg = TrainConfig(arch="effnet-lite0", mode="finetune", frozen_stages=5, epochs=2, lr=1e-4, input_size=[64, 64],
+                      head_warmup_epochs=20, batch_size=16)
+    stages = []
+    out = fit(cfg, train, val, ["h", "v"], progress=lambda e: stages.append(getattr(e, "stage", None)))
+    assert out.history[-1]["val_accuracy"] >= 0.9
+    assert not any(s and s.startswith("frozen stages") for s in stages)  # nothing was precomputed
+
+
 def test_shipped_presets_are_valid():
     from inspector.core.train_config import load_presets, preset
 
