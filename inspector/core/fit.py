@@ -238,7 +238,7 @@ def _fit_upper(cfg, model, train, val, pre, device, gen, progress, cancel, extra
     """Accurate: the stem and the first cfg.frozen_stages stages keep their ImageNet weights; their maps are
     computed once for each training part and a few augmented copies of it, and only the stages above, the 1x1
     head conv and the classifier train on them. End to end, one epoch on ELPV's 2,099 cells did not finish in
-    25 minutes on the 2-core VM; this way the whole run takes 7 (bench/RESULTS.md).
+    25 minutes on the 2-core VM; this way the whole run takes about 8 (bench/RESULTS.md).
     extra: {"train": N×E, "val": M×E} further head inputs per part (local evidence), or None."""
     from inspector.core.features import lower_maps
 
