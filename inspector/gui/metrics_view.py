@@ -27,6 +27,8 @@ class ConfusionMatrix(QTableWidget):
         self.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        # Five or more classes in a narrow pane: "scrat…" (full name in the tooltip), not a clipped "scratcl".
+        self.horizontalHeader().setTextElideMode(Qt.TextElideMode.ElideRight)
         self.setToolTip("Rows: the true class of each validation image. Columns: what the model said.\n"
                         "The diagonal (green) is right; anything else (red) is a mistake.")
 
@@ -42,6 +44,8 @@ class ConfusionMatrix(QTableWidget):
         self.setColumnCount(len(names))
         self.setHorizontalHeaderLabels(names)
         self.setVerticalHeaderLabels(names)
+        for j, name in enumerate(names):
+            self.horizontalHeaderItem(j).setToolTip(f"the model said: {name}")
         for i, row in enumerate(cm):
             total = max(1, sum(row))
             for j, n in enumerate(row):

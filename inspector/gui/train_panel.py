@@ -100,7 +100,10 @@ class TrainPanel(QWidget):
         self._update_warm()
 
     def _fit_to_font(self) -> None:
-        self._left.setFixedWidth(max(420, self.fontMetrics().averageCharWidth() * 56))
+        # Room for the content and the vertical scroll bar beside it: without the bar's width the content was cut
+        # at its right edge whenever the Advanced section made the column scroll (seen on Xvfb at 1366 × 768).
+        need = max(420, self.fontMetrics().averageCharWidth() * 56, self._left.widget().minimumSizeHint().width())
+        self._left.setFixedWidth(need + self._left.verticalScrollBar().sizeHint().width())
 
     def changeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         if event.type() == QEvent.Type.FontChange:
