@@ -143,15 +143,20 @@ def test_exports_carry_the_account(staffed, tmp_path, capsys):
     assert "by otto" in capsys.readouterr().out
 
 
+def _three_by_otto_then_two_by_eve(line) -> None:
+    """Five parts on a line started by otto: eve logs in at the station after the third."""
+    for _ in range(3):
+        assert line.step() is not None
+    line.set_user("eve")
+    for _ in range(2):
+        assert line.step() is not None
+    line.close()
+
+
 def test_a_new_user_taking_over_a_running_line_goes_on_the_following_results(staffed):
     with Project.open(staffed) as p:
-        line = LivePipeline(p, LiveConfig(source="synthetic://line?size=32&seed=2", model="v1", user="otto"))
-        for _ in range(3):
-            assert line.step() is not None
-        line.set_user("eve")
-        for _ in range(2):
-            assert line.step() is not None
-        line.close()
+        _three_by_otto_then_two_by_eve(
+            LivePipeline(p, LiveConfig(source="synthetic://line?size=32&seed=2", model="v1", user="otto")))
         handover = audit.rows(p.db, action="line.handover")[-1]
         stop = audit.rows(p.db, action="line.stop")[-1]
     rows, runs = results(staffed)
@@ -173,14 +178,9 @@ def test_the_line_outputs_carry_the_account_and_its_handover(staffed):
             io = LineIO(LineSettings(station="press3", mes=mes.url), outbox_folder=p.root)
             io.start()
             try:
-                line = LivePipeline(p, LiveConfig(source="synthetic://line?size=32&seed=3", model="v1", user="otto"),
-                                    on_result=io.publish)
-                for _ in range(3):
-                    assert line.step() is not None
-                line.set_user("eve")
-                for _ in range(2):
-                    assert line.step() is not None
-                line.close()
+                _three_by_otto_then_two_by_eve(
+                    LivePipeline(p, LiveConfig(source="synthetic://line?size=32&seed=3", model="v1", user="otto"),
+                                 on_result=io.publish))
                 assert wait_for(lambda: len(mes.got) == 5, 10)
             finally:
                 io.close()
