@@ -73,8 +73,25 @@ class _FeaturesGraph(torch.nn.Module):
         self.register_buffer("mean", torch.tensor(pre["mean"]).view(1, c, 1, 1) * 255.0)
         self.register_buffer("std", torch.tensor(pre["std"]).view(1, c, 1, 1) * 255.0)
 
+    def standardized(self, image: torch.Tensor) -> torch.Tensor:
+        return (image.permute(0, 3, 1, 2).float() - self.mean) / self.std
+
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        return self.model.forward_features((image.permute(0, 3, 1, 2).float() - self.mean) / self.std)
+        return self.model.forward_features(self.standardized(image))
+
+
+def _export(graph: torch.nn.Module, pre: dict, output: str) -> bytes:
+    """The graph (uint8 N×H×W×C "image" in, `output` out, any batch size) as ONNX bytes."""
+    from inspector.core.classifier import ONNX_OPSET
+
+    h, w = pre["size"]
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
+        torch.onnx.export(graph.eval(), (torch.zeros(1, h, w, pre["channels"], dtype=torch.uint8),), buf, dynamo=False,
+                          opset_version=ONNX_OPSET, input_names=["image"], output_names=[output],
+                          dynamic_axes={"image": {0: "batch"}, output: {0: "batch"}})
+    return buf.getvalue()
 
 
 def user_cache_dir() -> Path:
@@ -96,17 +113,8 @@ def _onnx_features(model: torch.nn.Module, pre: dict, onnx_path: Path | None, bi
     if bid in _SESSIONS:
         return _SESSIONS[bid]
 
-    from inspector.core.classifier import ONNX_OPSET
-
     if onnx_path is None or not onnx_path.is_file():
-        h, w = pre["size"]
-        buf = io.BytesIO()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
-            torch.onnx.export(_FeaturesGraph(model, pre).eval(), (torch.zeros(1, h, w, pre["channels"], dtype=torch.uint8),),
-                              buf, dynamo=False, opset_version=ONNX_OPSET, input_names=["image"],
-                              output_names=["features"], dynamic_axes={"image": {0: "batch"}, "features": {0: "batch"}})
-        data = buf.getvalue()
+        data = _export(_FeaturesGraph(model, pre), pre, "features")
         if onnx_path is not None:
             tmp = onnx_path.with_suffix(f".{os.getpid()}.tmp")
             tmp.write_bytes(data)
@@ -162,8 +170,7 @@ class _LowerGraph(_FeaturesGraph):
         self.stage = stage
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
-        x = (image.permute(0, 3, 1, 2).float() - self.mean) / self.std
-        return self.model.forward_stages(x, [self.stage])[0]
+        return self.model.forward_stages(self.standardized(image), [self.stage])[0]
 
 
 @torch.inference_mode()
@@ -171,19 +178,11 @@ def lower_maps(model: torch.nn.Module, pre: dict, stage: int, device: torch.devi
     """A function from uint8 N×H×W×C images to the float16 maps after `stage` (on the CPU): through ONNX
     Runtime on a CPU (PyTorch eager took 38 ms an ELPV cell for stages 0-4 on the 2-core VM), else on the device.
     They are not cached on disk: a map is ~40 KB an image, and each run draws its own augmented copies."""
-    from inspector.core.classifier import ONNX_OPSET
     from inspector.core.onnx_sessions import onnx_session
 
     graph = _LowerGraph(model, pre, stage).eval()
     if device.type != "cpu":
         graph.to(device)
         return lambda images: graph(torch.from_numpy(np.ascontiguousarray(images)).to(device)).half().cpu()
-    h, w = pre["size"]
-    buf = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(graph, (torch.zeros(1, h, w, pre["channels"], dtype=torch.uint8),), buf, dynamo=False,
-                          opset_version=ONNX_OPSET, input_names=["image"], output_names=["map"],
-                          dynamic_axes={"image": {0: "batch"}, "map": {0: "batch"}})
-    sess = onnx_session(buf.getvalue(), gpu=False)
+    sess = onnx_session(_export(graph, pre, "map"), gpu=False)
     return lambda images: torch.from_numpy(sess.run(["map"], {"image": np.ascontiguousarray(images)})[0]).half()
