@@ -15,6 +15,7 @@ from inspector.core.errors import InspectorError
 from inspector.core.progress import BatchProgress, EpochEnd, StageProgress
 from inspector.core.train_config import (DEFAULT_MOMENTUM, OPTIMIZERS, STANDARDIZE_HELP, effective_momentum,
                                          load_presets, preset)
+from inspector.gui.anomaly_fit_box import AnomalyFitBox, anomaly_confusion, anomaly_headline, anomaly_per_class
 from inspector.gui.logs import show_error
 from inspector.gui.metrics_view import ClassComparison, ConfusionMatrix
 from inspector.core.ops.anomaly_fit import AnomalyFitSummary, fit_anomaly
@@ -30,23 +31,6 @@ OPTIMIZER_HELP = {"sgd": "Plain stochastic gradient descent", "momentum": "SGD w
                   "rmsprop": "RMSprop: per-weight steps from recent gradient sizes; uses Momentum if set",
                   "adam": "Adam: adaptive steps with momentum built in", "adamw": "Adam with decoupled weight decay (L2)"}
 STANDARDIZE_LABELS = {"fixed": "Fixed", "dataset": "From images", "none": "None"}
-
-
-def anomaly_confusion(m: dict) -> dict:
-    """evaluate_anomaly's counts as a 2×2 matrix for the confusion table: rows true OK / NG, columns the verdict."""
-    good, bad, fr, esc = m["good"], m["defect"], m["false_rejects"], m["escapes"]
-    return {"classes": ["OK", "NG"], "confusion_matrix": [[good - fr, fr], [esc, bad - esc]]}
-
-
-def anomaly_per_class(m: dict) -> dict:
-    """Per labelled class: how many images, and the share the anomaly model got right (OK classes passed,
-    defect classes flagged); precision does not apply to a yes/no verdict."""
-    per = {}
-    for name, c in m["per_class"].items():
-        n = c["count"]
-        right = c["flagged"] if c["defect"] else n - c["flagged"]
-        per[name] = {"support": n, "recall": right / n if n else None, "precision": None}
-    return {"per_class": per}
 
 
 def fmt_eta(s: float) -> str:
@@ -239,44 +223,9 @@ class TrainPanel(QWidget):
         return box
 
     def _anomaly_box(self) -> QGroupBox:
-        box = QGroupBox("Anomaly model: learns from good parts only")
-        v = QVBoxLayout(box)
-        self.anomaly_note = QLabel()
-        self.anomaly_note.setWordWrap(True)
-        self.anomaly_note.setStyleSheet("color: #5f6368")
-        v.addWidget(self.anomaly_note)
-        form = QGridLayout()
-        form.setContentsMargins(0, 0, 0, 0)
-        self.anomaly_preset = QComboBox()
-        self.anomaly_preset.addItem("Automatic", "auto")
-        self.anomaly_preset.addItem("Surface texture", "texture")
-        self.anomaly_preset.addItem("Small sharp defects", "detail")
-        self.anomaly_preset.setToolTip("Automatic: tries several settings on held-out good parts with synthetic "
-                                       "scratches, cracks, spots and patches drawn in (and on your labelled "
-                                       "defective parts) and keeps the one that catches most. Surface texture: "
-                                       "uneven, worn or cracked surfaces, parts that vary in shape. Small sharp "
-                                       "defects: scratches, spots and missing features on a part that always "
-                                       "looks the same.")
-        self.frr = QDoubleSpinBox(decimals=1, minimum=0.1, maximum=20.0, singleStep=0.5, suffix=" %")
-        self.frr.setValue(1.0)
-        self.frr.setToolTip("Share of good parts the model may call NG: lower means fewer false alarms but "
-                            "more missed defects. The threshold is set from the good validation parts.")
-        form.addWidget(QLabel("Parts show"), 0, 0)
-        form.addWidget(self.anomaly_preset, 0, 1)
-        form.addWidget(QLabel("False rejects"), 0, 2)
-        form.addWidget(self.frr, 0, 3)
-        form.setColumnStretch(1, 1)
-        v.addLayout(form)
-        self.fit_btn = QPushButton("Fit anomaly model")
-        self.fit_btn.setObjectName("fitAnomalyButton")
-        self.fit_btn.setShortcut(QKeySequence("Ctrl+Shift+T"))
-        self.fit_btn.setToolTip("Learn what good parts look like, so that anything unlike them is flagged — "
-                                "no defect examples needed (Ctrl+Shift+T). Progress shows above.")
+        box = AnomalyFitBox()
+        self.anomaly_note, self.anomaly_preset, self.frr, self.fit_btn = box.note, box.preset, box.frr, box.fit_btn
         self.fit_btn.clicked.connect(self.start_anomaly_fit)
-        row = QHBoxLayout()
-        row.addWidget(self.fit_btn)
-        row.addStretch(1)
-        v.addLayout(row)
         return box
 
     def _results_box(self) -> QGroupBox:
@@ -488,29 +437,11 @@ class TrainPanel(QWidget):
 
     def _on_anomaly_result(self, s: AnomalyFitSummary) -> None:
         self.summary = s
-        text = (f"<b>{s.version}</b> (anomaly) fitted in {s.wall_s:.0f} s on {s.train_images} good part(s), "
-                f"threshold at {100 * s.frr_target:.1f} % false rejects")
-        m = s.metrics
-        if m:
-            parts = []
-            if m["good"]:
-                parts.append(f"<b>{m['false_rejects']} of {m['good']}</b> good parts called NG")
-            if m["defect"]:
-                lo, hi = m["catch_ci"]
-                parts.append(f"<b>{m['escapes']} of {m['defect']}</b> defective parts missed (catches "
-                             f"{m['catch_rate']:.0%}, 95 % interval {lo:.0%}–{hi:.0%})")
-            text += ". Validation: " + ", ".join(parts)
-            self.confusion.set_metrics(anomaly_confusion(m))
-            self.comparison.set_metrics(anomaly_per_class(m), None)
-        if s.active:
-            text += ". It is now active."
-        if s.expected:
-            # the search's own estimate, at the threshold it ships with
-            text += "<br>Expected: " + "; ".join(s.expected[:2])
+        text, tip = anomaly_headline(s)
+        if s.metrics:
+            self.confusion.set_metrics(anomaly_confusion(s.metrics))
+            self.comparison.set_metrics(anomaly_per_class(s.metrics), None)
         self.headline.setText(text)
-        tip = f"Threshold set from the {s.calibration_source}."
-        if s.settings:
-            tip += "\nSettings: " + s.settings + "\n" + "\n".join(s.expected)
         self.headline.setToolTip(tip)
         self.progress_text.setText(f"Done: {s.version} saved.")
         self.session.model_saved()
