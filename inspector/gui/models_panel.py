@@ -186,7 +186,9 @@ class ModelsPanel(QWidget):
             lines.append(f"settings chosen automatically: {auto.get('reason', '')}")
             lines += [f"&nbsp;&nbsp;expected: {line}" for line in auto.get("expected", [])[:2]]
         sup = info.get("supervised")
-        if sup:
+        if sup and sup.get("reason"):
+            lines.append(f"labelled defective parts not used: {sup['reason']}")
+        elif sup:
             lines.append(f"learnt from {sup.get('defects', 0)} labelled defective parts"
                          + (f" (weight {sup['weight']:g})" if sup.get("weight") else
                             " — they did not help in cross-validation, so the model ignores them for now"))

@@ -1,7 +1,6 @@
 """The CLI as a vision engineer scripts it: synth → init → import → train → eval → predict →
 models → export, each a real `inspector` process."""
 import json
-from pathlib import Path
 
 import pytest
 from cli_run import inspector, last_json

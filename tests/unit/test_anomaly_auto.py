@@ -199,3 +199,25 @@ def test_one_decision_rule_and_its_operating_point():
     op = operating_point([True, False, False], [True, False, True])
     assert (op["caught"], op["false_rejects"], op["catch_rate"], op["frr"]) == (1, 1, 1.0, 0.5)
     assert op["catch_ci"][0] < 1.0 and op["frr_ci"][0] < 0.5 < op["frr_ci"][1]
+
+
+@pytest.mark.parametrize("preset_name", ["texture", "auto"])
+def test_labelled_defects_that_cannot_be_read_leave_the_fit_without_its_supervised_part(tmp_path, preset_name):
+    """Three labelled defects, two of them corrupt files: the fit goes on without the supervised component
+    and says why, instead of failing after minutes of work."""
+    from inspector.core.anomaly.fitting import fit_good_parts
+
+    line = SyntheticLine(size=(64, 64), seed=3)
+    good = [line.part(i, "good").image for i in range(16)]
+    broken = []
+    for i in range(2):
+        f = tmp_path / f"broken{i}.png"
+        f.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+        broken.append(f)
+    defects = [line.part(50, "crack").image] + broken
+    model, _ = fit_good_parts(good[:12], [(64, 64)] * 12, good[12:], preset_name=preset_name, frr=0.1,
+                              defects=defects)
+    assert model.head is None
+    assert model.info["supervised"]["weight"] == 0.0 and model.info["supervised"]["defects"] == 1
+    assert "could be read" in model.info["supervised"]["reason"]
+    assert np.isfinite(model.score(good[0]).raw)

@@ -3,7 +3,6 @@ peaks on the defect, the ignore mask hides a defect under it, and ONNX and PyTor
 import cv2
 import numpy as np
 import pytest
-import torch
 
 from inspector.core.anomaly.features import FeatureRunner, build_extractor, export_onnx, resize_for_scale
 from inspector.core.anomaly.model import fit_model, preset

@@ -10,7 +10,6 @@ import json
 import os
 import random
 import shutil
-import sqlite3
 import string
 from pathlib import Path
 

@@ -364,7 +364,7 @@ def test_open_quarantines_temp_and_orphan_files_and_reports_missing(tmp_path):
         r = p.recovery
         assert r.temp_files == 1 and r.orphan_images == 1 and r.orphan_models == []
         assert r.missing_files == [f"{gone.image_hash}.png"]
-        assert sorted(r.moved) == [f"images/ab/.tmp-123-abcd.part", f"images/ab/{orphan_hash}.png"]
+        assert sorted(r.moved) == ["images/ab/.tmp-123-abcd.part", f"images/ab/{orphan_hash}.png"]
         assert p.image_path(p.sample(kept.sample_id)).is_file()
         assert not (p.images_dir / "ab" / f"{orphan_hash}.png").exists()
         assert (p.images_dir / "README.txt").exists()

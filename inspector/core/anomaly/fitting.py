@@ -69,7 +69,8 @@ def fit_good_parts(train, sizes, val, *, preset_name: str = "auto", config: Anom
     if len(defects) >= MIN_DEFECTS and len(val_idx) >= 3:
         head = fit_head(model, pool, defects, negatives=train_loo, judge=val_idx, frr=frr, seed=seed,
                         progress=progress, cancel=cancel)
-        model.info["supervised"] = {k: head[k] for k in ("weight", "cv", "defects")}
+        if head is not None:
+            model.info["supervised"] = {k: head[k] for k in ("weight", "cv", "defects")}
     scores, loo = [], val_idx + train_loo
     for n, i in enumerate(loo):
         if cancel is not None:

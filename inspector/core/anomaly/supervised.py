@@ -135,7 +135,8 @@ def fit_head(model: AnomalyModel, sources: Sequence, defects: Sequence, *, negat
     """Learn the supervised component for a fitted model whose bank ids index `sources`: good examples
     from the `negatives` sources and the judge's good parts from the `judge` sources, each scored
     without its own bank patches; choose its weight by two-fold cross-validation over the labelled
-    `defects`, and return it (None when there are too few defects). The model is left with the head set."""
+    `defects`, and return it (None when there are too few defects; when too few could be read, model.info["supervised"]
+    says why). The model is left with the head set."""
     progress = progress or (lambda e: None)
     if len(defects) < MIN_DEFECTS or len(judge) < 3:
         return None
@@ -183,7 +184,10 @@ def fit_head(model: AnomalyModel, sources: Sequence, defects: Sequence, *, negat
         tick()
     real = _read_cells(model, [(src, None) for src in defects], tick, cancel)
     judged = _read_cells(model, [(sources[i], int(i)) for i in judge], tick, cancel)
-    if len(real) < MIN_DEFECTS or len(judged) < 3:
+    if len(real) < MIN_DEFECTS or len(judged) < 3:  # unreadable files: the fit goes on without the component
+        why = (f"only {len(real)} of the {len(defects)} labelled defective parts could be read ({MIN_DEFECTS} needed)"
+               if len(real) < MIN_DEFECTS else f"only {len(judged)} good validation parts could be read (3 needed)")
+        model.info["supervised"] = {"weight": 0.0, "defects": len(real), "reason": why}
         return None
     # two folds over the labelled defects: each half is judged by a head that never saw it
     order = rng.permutation(len(real))
