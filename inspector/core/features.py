@@ -173,7 +173,6 @@ class _LowerGraph(_FeaturesGraph):
         return self.model.forward_stages(self.standardized(image), [self.stage])[0]
 
 
-@torch.inference_mode()
 def lower_maps(model: torch.nn.Module, pre: dict, stage: int, device: torch.device) -> Callable[[np.ndarray], torch.Tensor]:
     """A function from uint8 N×H×W×C images to the float16 maps after `stage` (on the CPU): through ONNX
     Runtime on a CPU (PyTorch eager took 38 ms an ELPV cell for stages 0-4 on the 2-core VM), else on the device.
@@ -182,7 +181,20 @@ def lower_maps(model: torch.nn.Module, pre: dict, stage: int, device: torch.devi
 
     graph = _LowerGraph(model, pre, stage).eval()
     if device.type != "cpu":
-        graph.to(device)
-        return lambda images: graph(torch.from_numpy(np.ascontiguousarray(images)).to(device)).half().cpu()
-    sess = onnx_session(_export(graph, pre, "map"), gpu=False)
+        return eager_maps(graph, device)
+    with torch.inference_mode():
+        sess = onnx_session(_export(graph, pre, "map"), gpu=False)
     return lambda images: torch.from_numpy(sess.run(["map"], {"image": np.ascontiguousarray(images)})[0]).half()
+
+
+def eager_maps(graph: torch.nn.Module, device: torch.device) -> Callable[[np.ndarray], torch.Tensor]:
+    """The frozen stages in PyTorch on `device`. Under no_grad when called, not only when built: the maps are
+    the trained stages' input, and a map carrying the frozen stages' autograd graph would keep every batch's
+    activations alive (and send gradients into weights meant to stay put). Not inference_mode: its tensors
+    cannot be saved for the backward pass of the stages that train on them."""
+    graph.to(device)
+
+    def run(images: np.ndarray) -> torch.Tensor:
+        with torch.no_grad():
+            return graph(torch.from_numpy(np.ascontiguousarray(images)).to(device)).half().cpu()
+    return run

@@ -175,6 +175,38 @@ def test_accurate_streams_the_frozen_part_when_the_maps_would_not_fit(monkeypatc
     assert not any(s and s.startswith("frozen stages") for s in stages)  # nothing was precomputed
 
 
+def test_accurate_on_the_eager_path_a_gpu_takes_keeps_the_frozen_stages_out_of_autograd(monkeypatch):
+    """On a GPU the frozen stages run in PyTorch, not ONNX Runtime: here that path runs on the CPU. Their maps
+    must carry no autograd graph (it would hold every batch's activations and send gradients into the frozen
+    stages), in both the kept-maps and the streamed set-up."""
+    import inspector.core.features as features
+    import inspector.core.fit as fit_module
+
+    made = []
+
+    def eager(model, pre, stage, device):
+        run = features.eager_maps(features._LowerGraph(model, pre, stage).eval(), device)
+
+        def checked(images):
+            m = run(images)
+            made.append(m.requires_grad)
+            return m
+        return checked
+
+    monkeypatch.setattr(features, "lower_maps", eager)
+    train, val = bars(48, size=64, channels=3), bars(24, size=64, channels=3, seed=1)
+    cfg = TrainConfig(arch="effnet-lite0", mode="finetune", frozen_stages=5, epochs=2, lr=1e-4, input_size=[64, 64],
+                      head_warmup_epochs=20, batch_size=16)
+    for cache_bytes in (fit_module.UPPER_CACHE_BYTES, 1024):  # maps kept, then streamed batch by batch
+        monkeypatch.setattr(fit_module, "UPPER_CACHE_BYTES", cache_bytes)
+        made.clear()
+        out = fit(cfg, train, val, ["h", "v"])
+        assert made and not any(made)
+        assert out.history[-1]["val_accuracy"] >= 0.9
+        assert all(p.grad is None for p in out.model.stem.parameters())
+        assert all(p.grad is None for s in out.model.stages[:5] for p in s.parameters())
+
+
 def test_shipped_presets_are_valid():
     from inspector.core.train_config import load_presets, preset
 
