@@ -88,3 +88,29 @@ def test_brightness_change_does_not_flag_a_good_part(model, line):
     good = line.part(300, "good").image
     darker = np.clip(good.astype(np.float32) * 0.8, 0, 255).astype(np.uint8)
     assert model.score(darker).raw < model.calibration.threshold
+
+
+def test_the_threshold_reuses_the_fits_own_features_within_a_memory_bound(monkeypatch, tmp_path):
+    """The parts scored leave-one-out for the threshold are not computed twice while their features fit
+    KEEP_FEATURES_BYTES; past it the rest are read again, and the threshold is the same either way."""
+    import inspector.core.anomaly.model as model_module
+    from inspector.core.anomaly.fitting import fit_good_parts
+
+    line = SyntheticLine(size=(64, 64), seed=4)
+    good = [line.part(i, "good").image for i in range(14)]
+    kept = fit_model(good, preset("texture"), keep=[0, 3, 5])
+    assert sorted(kept.kept) == [0, 3, 5]
+    hw, feats = kept.kept[3]
+    assert hw == (64, 64) and all(np.array_equal(a, b) for a, b in zip(feats, kept.features(good[3])))
+    assert fit_model(good, preset("texture")).kept == {}
+
+    calls = []
+    real = model_module.AnomalyModel.features
+    monkeypatch.setattr(model_module.AnomalyModel, "features", lambda self, img: calls.append(1) or real(self, img))
+    reused, _ = fit_good_parts(good[:10], [(64, 64)] * 10, good[10:], preset_name="texture", frr=0.1)
+    passes_reused = len(calls)
+    calls.clear()
+    monkeypatch.setattr(model_module, "KEEP_FEATURES_BYTES", 0)  # nothing kept: every score computes again
+    again, _ = fit_good_parts(good[:10], [(64, 64)] * 10, good[10:], preset_name="texture", frr=0.1)
+    assert len(calls) == passes_reused + 14 and reused.kept == {} and again.kept == {}
+    assert reused.calibration.threshold == again.calibration.threshold

@@ -63,24 +63,31 @@ def fit_good_parts(train, sizes, val, *, preset_name: str = "auto", config: Anom
                                     progress=progress, cancel=cancel)
         else:
             config = preset(preset_name, seed=seed)
-    model = fit_model(pool, config, sizes=pool_sizes, ignore_mask=ignore_mask, progress=progress, cancel=cancel)
     rng = np.random.default_rng(seed + 11)
     train_loo = sorted(rng.permutation(n_train)[:max(0, LOO_IMAGES - len(val_idx))].tolist())
+    loo = val_idx + train_loo
+    model = fit_model(pool, config, sizes=pool_sizes, ignore_mask=ignore_mask, keep=loo, progress=progress,
+                      cancel=cancel)
     if len(defects) >= MIN_DEFECTS and len(val_idx) >= 3:
         head = fit_head(model, pool, defects, negatives=train_loo, judge=val_idx, frr=frr, seed=seed,
                         progress=progress, cancel=cancel)
         if head is not None:
             model.info["supervised"] = {k: head[k] for k in ("weight", "cv", "defects")}
-    scores, loo = [], val_idx + train_loo
+    scores = []
     for n, i in enumerate(loo):
         if cancel is not None:
             cancel.check()
-        try:
-            img = load_source(pool[i])
-        except ImageDecodeError:
-            continue  # fit_model has listed it
-        scores.append(model.score_features(model.features(_rgb(img)), img.shape[:2], exclude=i).raw)
+        if i in model.kept:  # features from the fit's own pass
+            hw, feats = model.kept.pop(i)
+        else:
+            try:
+                img = _rgb(load_source(pool[i]))
+            except ImageDecodeError:
+                continue  # fit_model has listed it
+            hw, feats = img.shape[:2], model.features(img)
+        scores.append(model.score_features(feats, hw, exclude=i).raw)
         progress(StageProgress("setting the threshold", n + 1, len(loo)))
+    model.kept = {}
     n_val = sum(1 for i in val_idx if i < len(pool))
     source = (f"{len(scores)} good parts scored leave-one-out ({n_val} validation, {len(train_loo)} training), "
               "each against the bank without its own patches")
