@@ -67,12 +67,21 @@ def cmd_fit(args) -> int:
     obj = {"version": out.version.version, "active": out.version.active, "fit_s": round(out.fit_s, 3),
            "threshold": out.threshold, "frr_target": args.frr, "bank_size": out.bank_size,
            "train_images": out.train_images, "calibration": out.calibration_source, "preset": args.preset,
-           "auto": out.auto.to_dict() if out.auto is not None else None}
+           "auto": out.auto.to_dict() if out.auto is not None else None, "supervised": out.supervised,
+           "validation": out.metrics}
     text = (f"saved anomaly model {out.version.version}{' (active)' if out.version.active else ''}: "
             f"{out.train_images} good images, bank {out.bank_size} patches, threshold {out.threshold:.4g} "
             f"at {args.frr:.2%} false rejects ({out.calibration_source}), {out.fit_s:.1f} s")
     if out.auto is not None:
         text += f"\nsettings: {out.auto.reason}\n" + "\n".join(f"  {line}" for line in out.auto.expected_lines())
+    if out.metrics:
+        from inspector.core.anomaly.records import operating_point_text
+
+        text += "\nvalidation: " + operating_point_text(out.metrics)
+    if out.supervised:
+        from inspector.core.anomaly.records import supervised_text
+
+        text += "\n" + supervised_text(out.supervised)
     emit(args, obj, text)
     return 0
 

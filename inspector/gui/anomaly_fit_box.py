@@ -88,6 +88,8 @@ def anomaly_headline(s: AnomalyFitSummary) -> tuple[str, str]:
     if s.expected:
         # the search's own estimate, at the threshold it ships with
         text += "<br>Expected: " + "; ".join(s.expected[:2])
+    if s.supervised:
+        text += "<br>" + s.supervised[0].upper() + s.supervised[1:]
     tip = f"Threshold set from the {s.calibration_source}."
     if s.settings:
         tip += "\nSettings: " + s.settings + "\n" + "\n".join(s.expected)

@@ -11,19 +11,32 @@ from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QGroupBox, QHBoxL
                                QMessageBox, QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout,
                                QWidget)
 
+from inspector.core.anomaly.records import operating_point_text, supervised_text
 from inspector.core.decision import cutoff_of, describe
 from inspector.core.errors import InspectorError
 from inspector.gui import golden_guard, role_guard
+from inspector.gui.anomaly_fit_box import anomaly_confusion, anomaly_per_class
 from inspector.gui.logs import show_error
 from inspector.gui.metrics_view import ClassComparison, ConfusionMatrix
 from inspector.core.ops.export import export_onnx
 from inspector.gui.tasks import task
 
-COLUMNS = ("version", "kind", "state", "model", "validation accuracy", "trained on", "created", "from")
+COLUMNS = ("version", "kind", "state", "model", "validation", "trained on", "created", "from")
 
 
 def _fmt_acc(v) -> str:
     return "–" if v is None else f"{100 * v:.1f} %"
+
+
+def _fmt_operating_point(s: dict) -> str:
+    """An anomaly version's validation check at its threshold: the share of defects caught, of good parts
+    rejected."""
+    parts = []
+    if s.get("val_catch") is not None:
+        parts.append(f"catches {100 * s['val_catch']:.0f} %")
+    if s.get("val_frr") is not None:
+        parts.append(f"false rejects {100 * s['val_frr']:.0f} %")
+    return " · ".join(parts) or "–"
 
 
 class ModelsPanel(QWidget):
@@ -100,7 +113,11 @@ class ModelsPanel(QWidget):
             if s.get("local_evidence"):
                 model += " + local evidence"
             data = f"{s.get('train', '–')} train / {s.get('val', '–')} val" if "train" in s else "–"
-            cells = (mv.version, mv.kind, "active" if mv.active else "", model, _fmt_acc(s.get("val_accuracy")),
+            quality = _fmt_acc(s.get("val_accuracy"))
+            if mv.kind == "anomaly":  # every good part is in the bank; the threshold from leave-one-out scores
+                data = f"{s.get('train', '–')} good parts"
+                quality = _fmt_operating_point(s)
+            cells = (mv.version, mv.kind, "active" if mv.active else "", model, quality,
                      data, time.strftime("%Y-%m-%d %H:%M", time.localtime(mv.created_at)), mv.parent or "")
             for c, text in enumerate(cells):
                 it = QTableWidgetItem(text)
@@ -186,12 +203,8 @@ class ModelsPanel(QWidget):
             lines.append(f"settings chosen automatically: {auto.get('reason', '')}")
             lines += [f"&nbsp;&nbsp;expected: {line}" for line in auto.get("expected", [])[:2]]
         sup = info.get("supervised")
-        if sup and sup.get("reason"):
-            lines.append(f"labelled defective parts not used: {sup['reason']}")
-        elif sup:
-            lines.append(f"learnt from {sup.get('defects', 0)} labelled defective parts"
-                         + (f" (weight {sup['weight']:g})" if sup.get("weight") else
-                            " — they did not help in cross-validation, so the model ignores them for now"))
+        if sup:
+            lines.append(supervised_text(sup))
         if info.get("skipped"):
             lines.append(f"{len(info['skipped'])} unreadable image(s) left out of the fit")
         if cfg.get("parent"):
@@ -199,9 +212,12 @@ class ModelsPanel(QWidget):
                          else f"parent {cfg['parent']}")
         if info.get("user"):
             lines.append(f"fitted by {info['user']} in {info.get('fit_s', 0):.0f} s")
+        val = (cfg.get("metrics") or {}).get("val")
+        if val:
+            lines.insert(1, "<b>validation:</b> " + operating_point_text(val))
         self.details.setText("<br>".join(lines))
-        self.confusion.set_metrics(None)
-        self.comparison.set_metrics(None, None)
+        self.confusion.set_metrics(anomaly_confusion(val) if val else None)
+        self.comparison.set_metrics(anomaly_per_class(val) if val else None, None)
 
     def _update_buttons(self) -> None:
         v = self.selected_version()

@@ -159,6 +159,13 @@ def test_fit_from_the_train_panel_then_review_with_the_real_model(session, proje
         assert "settings chosen automatically" in models.details.text()
         assert not models.export_btn.isEnabled() and models.rollback_btn.isEnabled()
         shot(w, "models_anomaly")
+        # the fitted version keeps its validation check, shown in Models as the Train result showed it
+        assert train.summary.metrics
+        models.select(version)
+        assert "validation:" in models.details.text() and "good parts called NG" in models.details.text()
+        row = next(r for r in range(models.table.rowCount()) if models.table.item(r, 0).text() == version)
+        assert "false rejects" in models.table.item(row, 4).text()
+        models.select(w.anomaly.version)
         # Ctrl+Z undoes "this part is OK" as one step: the model before it is back on the line, the part unlabelled
         accepted = w.anomaly.version
         assert session.undo() == target

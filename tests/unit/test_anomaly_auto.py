@@ -221,3 +221,30 @@ def test_labelled_defects_that_cannot_be_read_leave_the_fit_without_its_supervis
     assert model.info["supervised"]["weight"] == 0.0 and model.info["supervised"]["defects"] == 1
     assert "could be read" in model.info["supervised"]["reason"]
     assert np.isfinite(model.score(good[0]).raw)
+
+
+def test_a_project_fit_reports_what_its_labelled_defects_did(tmp_path):
+    """The fit's outcome (CLI --json "supervised", the Train result, Models) says why labelled defects went
+    unused when their files can no longer be read."""
+    from inspector.core.anomaly.records import supervised_text
+    from inspector.core.ops.anomaly_fit import fit_anomaly
+
+    line = SyntheticLine(size=(64, 64), seed=6)
+    p = Project.init(tmp_path / "proj")
+    p.add_class("good", "ok")
+    p.add_class("crack", "defect")
+    for i in range(20):
+        r = p.add_image(encode_png(line.part(i, "good").image), source=f"g{i}", label="good", user="t")
+        p.set_split(r.sample_id, "val" if i % 4 == 0 else "train", user="t")
+    cracks = [p.add_image(encode_png(line.part(100 + i, "crack").image), source=f"c{i}", label="crack", user="t")
+              for i in range(3)]
+    for r in cracks[1:]:  # damaged on disk after they were labelled
+        p.image_path(p.sample(r.sample_id)).write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    out = fit_project(p, preset_name="texture", frr=0.1, user="t")
+    assert out.supervised == {"weight": 0.0, "defects": 1,
+                              "reason": "only 1 of the 3 labelled defective parts could be read (3 needed): "
+                                        "re-import the damaged images or label more"}
+    p.close()
+    summary = fit_anomaly(tmp_path / "proj", "texture", 0.1, "t", progress=lambda e: None, cancel=None)
+    assert summary.supervised == supervised_text(out.supervised)
+    assert summary.supervised.startswith("labelled defective parts not used: only 1 of the 3")

@@ -130,3 +130,29 @@ def test_the_live_runner_and_the_gui_service(fitted):
     pv = backend.preview_ok(p.root, version, golden_id)
     assert pv.golden_total == 12 and pv.false_alarms_after <= pv.false_alarms_before
     assert np.isfinite([pv.escapes_before, pv.escapes_after]).all()
+
+
+def test_the_fit_checks_its_validation_parts_as_new_parts_and_keeps_the_result(fitted):
+    """Good validation parts are in the bank: checked against their own patches every one would pass. The fit
+    checks them leave-one-out (the scores its threshold came from), saves that operating point with the version,
+    and `eval` on the validation split measures them the same way."""
+    from inspector.core.anomaly.evaluate import evaluate_anomaly
+
+    p, line, out = fitted
+    val_good = p.samples(status="labelled", split="val", kind="ok")
+    assert len(val_good) >= 5
+    m = out.metrics
+    assert m["good"] == len(val_good) and m["frr"] == m["false_rejects"] / m["good"] and m["frr_ci"]
+    reg = ModelRegistry(p)
+    assert reg.read_config(out.version.version)["metrics"]["val"]["false_rejects"] == m["false_rejects"]
+    assert out.version.summary["val_frr"] == m["frr"]
+    again = evaluate_anomaly(p, out.version.version)
+    assert again["false_rejects"] == m["false_rejects"] and again["good"] == m["good"]
+    model = load_model(reg, out.version.version)
+    in_bank = model.info["val_in_bank"]
+    own = [model.score(p.read_image(s)).raw for s in val_good]
+    apart = [model.score_features(model.features(p.read_image(s)), (128, 128), exclude=in_bank[str(s.id)]).raw
+             for s in val_good]
+    assert np.mean(apart) > np.mean(own)  # against its own patches a part looks better than it is
+    cal = set(np.round(model.calibration.scores, 4))
+    assert all(round(a, 4) in cal for a in apart)  # the very scores the threshold was set from

@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from inspector.core.anomaly.model import load_source
+from inspector.core.anomaly.model import _rgb, load_source
 from inspector.core.anomaly.store import load_model
 from inspector.core.anomaly.threshold import auroc
 from inspector.core.decision import wilson
@@ -32,6 +32,7 @@ class Item:
     cls: str
     defect: bool
     mask: Path | None
+    sample_id: int | None = None  # a project sample (its validation split)
 
 
 def anomaly_folder(root: str | Path, good_names=GOOD_NAMES) -> list[Item]:
@@ -69,34 +70,63 @@ def _small(shape) -> tuple[int, int]:
     return max(1, round(w * f)), max(1, round(h * f))
 
 
+def project_val_items(project) -> list[Item]:
+    """The labelled validation parts of a project, as evaluation items."""
+    kinds = {c.name: c.kind for c in project.classes()}
+    samples = [s for s in project.samples(status="labelled", split="val") if s.label in kinds]
+    return [Item(project.image_path(s), s.label, kinds[s.label] != "ok", None, s.id) for s in samples]
+
+
 def evaluate_anomaly(project, version: str | None = None, data_dir: str | Path | None = None, *,
                      good_names=None, backend: str = "auto", cancel=None) -> dict:
     registry = ModelRegistry(project)
     model = load_model(registry, version, backend)
-    kinds = {c.name: c.kind for c in project.classes()}
     if data_dir is None:
-        samples = [s for s in project.samples(status="labelled", split="val") if s.label in kinds]
-        items = [Item(project.image_path(s), s.label, kinds[s.label] != "ok", None) for s in samples]
+        items = project_val_items(project)
         source = "project validation split"
         if not items:
             raise ConfigError("the project has no labelled validation images — pass --data DIR")
     else:
+        kinds = {c.name: c.kind for c in project.classes()}
         names = tuple(good_names) if good_names else GOOD_NAMES + tuple(n for n, k in kinds.items() if k == "ok")
         items = anomaly_folder(data_dir, names)
         source = str(data_dir)
+    return evaluate_items(model, items, source, with_maps=data_dir is not None, cancel=cancel)
+
+
+def evaluate_items(model, items: list[Item], source: str, *, with_maps: bool = False, known: dict | None = None,
+                   cancel=None) -> dict:
+    """Score the items and summarize: AUROC, the operating point with its intervals, per class. A good
+    validation part whose patches are in the bank (model.info["val_in_bank"]: sample id -> bank source
+    index) is scored without them, as a new part would be: against its own patches every one scores ~0
+    and the false-reject rate would read 0 whatever the threshold. known: sample id -> raw score already
+    measured that way (the fit's leave-one-out scores), not scored again."""
+    in_bank = {int(k): int(v) for k, v in (model.info.get("val_in_bank") or {}).items()} \
+        if isinstance(model.info.get("val_in_bank"), dict) else {}
+    known = known or {}
     thr = model.calibration.threshold
     scores, labels, classes, rejected, times = [], [], [], [], []
     pix_s, pix_y, masks_used = [], [], 0
     for it in items:
         if cancel is not None:
             cancel.check()
+        if it.sample_id in known and not with_maps:
+            scores.append(float(known[it.sample_id]))
+            labels.append(it.defect)
+            classes.append(it.cls)
+            continue
         try:
             img = load_source(it.path)
         except ImageDecodeError as e:
             rejected.append((str(it.path), str(e)))
             continue
         t = time.perf_counter()
-        r = model.score(img, with_map=data_dir is not None)
+        exclude = in_bank.get(it.sample_id) if it.sample_id is not None else None
+        if exclude is None:
+            r = model.score(img, with_map=with_maps)
+        else:
+            rgb = _rgb(img)
+            r = model.score_features(model.features(rgb), rgb.shape[:2], with_map=with_maps, exclude=exclude)
         times.append(time.perf_counter() - t)
         scores.append(r.raw)
         labels.append(it.defect)
@@ -136,7 +166,8 @@ def evaluate_anomaly(project, version: str | None = None, data_dir: str | Path |
         # the operating point with 95 % intervals from the counts, beside the AUROC
         "catch_rate": (bad - esc) / bad if bad else None, "catch_ci": list(wilson(bad - esc, bad)) if bad else None,
         "frr_ci": list(wilson(fr, good)) if good else None,
-        "per_class": per_class, "score_ms": round(1000 * float(np.mean(times)), 2), "rejected": rejected,
+        "per_class": per_class, "score_ms": round(1000 * float(np.mean(times)), 2) if times else None,
+        "rejected": rejected,
     }
 
 

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 
 from inspector.core.anomaly.autoconfig import AutoReport, search
+from inspector.core.anomaly.evaluate import evaluate_items, project_val_items
 import numpy as np
 
 from inspector.core.anomaly.model import AnomalyConfig, AnomalyModel, _rgb, fit_model, load_source, preset, source_size
@@ -30,6 +31,10 @@ class FitOutcome:
     train_images: int
     calibration_source: str
     auto: AutoReport | None = None  # what the auto search tried and chose (None for a named preset)
+    # the labelled defective parts: {"weight", "cv", "defects"} when the supervised component was learnt,
+    # {"weight": 0.0, "defects", "reason"} when too few of them could be read, None when too few were labelled
+    supervised: dict | None = None
+    metrics: dict | None = None  # evaluate_items on the labelled validation parts (None: none labelled)
 
 
 def good_samples(project, split: str) -> list:
@@ -73,7 +78,7 @@ def fit_good_parts(train, sizes, val, *, preset_name: str = "auto", config: Anom
                         progress=progress, cancel=cancel)
         if head is not None:
             model.info["supervised"] = {k: head[k] for k in ("weight", "cv", "defects")}
-    scores = []
+    scores, model.loo_raw = [], {}
     for n, i in enumerate(loo):
         if cancel is not None:
             cancel.check()
@@ -86,6 +91,7 @@ def fit_good_parts(train, sizes, val, *, preset_name: str = "auto", config: Anom
                 continue  # fit_model has listed it
             hw, feats = img.shape[:2], model.features(img)
         scores.append(model.score_features(feats, hw, exclude=i).raw)
+        model.loo_raw[i] = scores[-1]
         progress(StageProgress("setting the threshold", n + 1, len(loo)))
     model.kept = {}
     n_val = sum(1 for i in val_idx if i < len(pool))
@@ -134,7 +140,20 @@ def fit_project(project, *, frr: float = DEFAULT_FRR, config: AnomalyConfig | No
         val_sizes=[(s.height, s.width) for s in val], progress=progress, cancel=cancel)
     # which bank entries came from which validation part, so a later re-check ("this part is OK") can
     # score each one without its own patches
-    model.info["val_in_bank"] = {str(s.id): i for s, i in zip(val, model.info["val_in_bank"])}
+    val_pos = model.info["val_in_bank"]
+    model.info["val_in_bank"] = {str(s.id): i for s, i in zip(val, val_pos)}
+    # The operating point on the labelled validation parts, saved with the version (Models, the Train result):
+    # good ones by the leave-one-out scores the threshold came from, defective ones scored now.
+    metrics = None
+    items = project_val_items(project)
+    if items:
+        progress(StageProgress("checking the validation parts", 0, 1))
+        known = {s.id: model.loo_raw[i] for s, i in zip(val, val_pos) if i in model.loo_raw}
+        try:
+            metrics = evaluate_items(model, items, "project validation split", known=known, cancel=cancel)
+        except ConfigError:  # none of them readable
+            metrics = None
+        progress(StageProgress("checking the validation parts", 1, 1))
     model.info.update(val_images=len(val), snapshot=project.snapshot_hash(), user=user,
                       fit_s=round(time.perf_counter() - t0, 3))
     progress(StageProgress("saving model", 0, 1))
@@ -142,9 +161,12 @@ def fit_project(project, *, frr: float = DEFAULT_FRR, config: AnomalyConfig | No
     summary = {"fit_s": round(time.perf_counter() - t0, 2), "preset": model.info["preset"]}
     if report is not None:
         summary.update(auto=report.chosen, expected_catch=report.best.catch if report.best else None)
-    version = save_model(registry, model, summary=summary)
+    if metrics:
+        summary.update(val_catch=metrics["catch_rate"], val_frr=metrics["frr"])
+    version = save_model(registry, model, summary=summary, extra={"metrics": {"val": metrics}} if metrics else None)
     progress(StageProgress("saving model", 1, 1))
     if activate or (activate is None and registry.active(KIND) is None):
         version = registry.activate(version.version, user)
     return FitOutcome(version, time.perf_counter() - t0, model.calibration.threshold, int(model.bank.shape[0]),
-                      len(train), model.calibration.source, report)
+                      len(train), model.calibration.source, report, model.info.get("supervised"),
+                      dict(metrics, version=version.version) if metrics else None)

@@ -155,6 +155,7 @@ class AnomalyModel:
         self.pos_scale = float(pos_scale)  # feature units per part width of the two position dimensions
         self.version: str | None = None  # set when loaded from a model version
         self.kept: dict[int, tuple[tuple[int, int], list[np.ndarray]]] = {}  # fit_model(keep=...): features to reuse
+        self.loo_raw: dict[int, float] = {}  # fit_good_parts: leave-one-out raw score per source index
         self.set_bank(bank, bank_ids)
         self.set_head(head)
 

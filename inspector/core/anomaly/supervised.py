@@ -185,8 +185,9 @@ def fit_head(model: AnomalyModel, sources: Sequence, defects: Sequence, *, negat
     real = _read_cells(model, [(src, None) for src in defects], tick, cancel)
     judged = _read_cells(model, [(sources[i], int(i)) for i in judge], tick, cancel)
     if len(real) < MIN_DEFECTS or len(judged) < 3:  # unreadable files: the fit goes on without the component
-        why = (f"only {len(real)} of the {len(defects)} labelled defective parts could be read ({MIN_DEFECTS} needed)"
-               if len(real) < MIN_DEFECTS else f"only {len(judged)} good validation parts could be read (3 needed)")
+        why = (f"only {len(real)} of the {len(defects)} labelled defective parts could be read ({MIN_DEFECTS} needed): "
+               "re-import the damaged images or label more" if len(real) < MIN_DEFECTS else
+               f"only {len(judged)} good validation parts could be read (3 needed): re-import the damaged images")
         model.info["supervised"] = {"weight": 0.0, "defects": len(real), "reason": why}
         return None
     # two folds over the labelled defects: each half is judged by a head that never saw it
