@@ -71,6 +71,11 @@ def test_accept_lowers_the_part_under_the_threshold_and_rollback_undoes_it(fitte
     assert reg.list() and len(reg.list()) == 1  # nothing saved by a proposal
     v2 = proposal.save(p, user="ana")
     assert v2.active and v2.parent == out.version.version
+    # the corrected version keeps its own validation check, as a fitted one does
+    val_good = p.samples(status="labelled", split="val", kind="ok")
+    assert proposal.metrics["good"] == len(val_good) and proposal.metrics["frr_ci"]
+    assert reg.read_config(v2.version)["metrics"]["val"]["false_rejects"] == proposal.metrics["false_rejects"]
+    assert v2.summary["val_frr"] == proposal.metrics["frr"]
     assert load_model(reg).bank.shape[0] == out.bank_size + proposal.added
     assert not load_model(reg).score(part.image).flagged
     assert reg.rollback("ana").version == out.version.version

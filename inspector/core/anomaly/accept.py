@@ -10,6 +10,7 @@ from pathlib import Path
 
 import torch
 
+from inspector.core.anomaly.evaluate import evaluate_items, project_val_items
 from inspector.core.anomaly.fitting import MIN_VAL_IMAGES, good_samples
 from inspector.core.anomaly.model import AnomalyModel, ImageSource, load_source, nearest
 from inspector.core.anomaly.store import KIND, load_model, save_model
@@ -35,13 +36,14 @@ class AcceptProposal:
     golden_after: GoldenCounts
     seconds: float = 0.0
     extra: dict = field(default_factory=dict)
+    metrics: dict | None = None  # the corrected model on the labelled validation parts (None: none labelled)
 
     def to_dict(self) -> dict:
         return {"parent": self.parent, "added_patches": self.added, "bank_size": int(self.model.bank.shape[0]),
                 "parts": self.parts, "threshold_before": self.threshold_before,
                 "threshold_after": self.threshold_after, "threshold_note": self.threshold_note,
                 "golden_before": asdict(self.golden_before), "golden_after": asdict(self.golden_after),
-                "seconds": round(self.seconds, 3)}
+                "seconds": round(self.seconds, 3), "validation": self.metrics}
 
     def golden_check(self) -> GoldenCheck:
         """The golden figures as the guard (core/golden.py) reads them: the corrected version, before → after."""
@@ -54,8 +56,11 @@ class AcceptProposal:
         active anomaly model, so the line picks the correction up at once."""
         registry = ModelRegistry(project)
         self.model.info.update(accepted_by=user, accepted=[p["image"] for p in self.parts])
-        mv = save_model(registry, self.model, parent=self.parent,
-                        summary={"accepted": len(self.parts), "added_patches": self.added})
+        summary = {"accepted": len(self.parts), "added_patches": self.added}
+        if self.metrics:
+            summary.update(val_catch=self.metrics["catch_rate"], val_frr=self.metrics["frr"])
+        mv = save_model(registry, self.model, parent=self.parent, summary=summary,
+                        extra={"metrics": {"val": self.metrics}} if self.metrics else None)
         record = {"version": mv.version, "parent": self.parent, "parts": [p["image"] for p in self.parts],
                   "added_patches": self.added, "threshold": [self.threshold_before, self.threshold_after],
                   "golden": self.golden_check().to_dict(), **(detail or {})}
@@ -109,14 +114,22 @@ def propose_accept(project, version: str | None, images: Sequence[ImageSource], 
     if new.bank.shape[0] > cap:
         raise ModelError(f"the memory bank would hold {new.bank.shape[0]} entries, over its limit of {cap} — "
                          "refit the anomaly model with these parts labelled good instead")
-    new.calibration, note = _recheck_threshold(project, old, new, cancel, progress)
+    new.calibration, note, known = _recheck_threshold(project, old, new, cancel, progress)
     for p, (hw, feats) in zip(parts, feats_of):
         after = new.score_features(feats, hw)
         p["after"] = {"score": after.score, "raw": after.raw, "flagged": after.flagged}
     before_counts, after_counts = _golden(project, old, new, cancel, progress)
     new.info = dict(old.info, accepted_from=old.version)
+    metrics = None
+    items = project_val_items(project)
+    if items:  # the operating point the corrected version keeps, as a fit keeps its own
+        try:
+            metrics = evaluate_items(new, items, "project validation split", known=known, cancel=cancel)
+        except ConfigError:
+            metrics = None
     return AcceptProposal(old.version, new, int(sum(len(a) for a in added)), parts, old.calibration.threshold,
-                          new.calibration.threshold, note, before_counts, after_counts, time.perf_counter() - t0)
+                          new.calibration.threshold, note, before_counts, after_counts, time.perf_counter() - t0,
+                          metrics=metrics)
 
 
 def accept_parts(project, version: str | None, images: Sequence[ImageSource], *, names=None,
@@ -135,26 +148,28 @@ def _copy(model: AnomalyModel) -> AnomalyModel:
     return m
 
 
-def _recheck_threshold(project, old: AnomalyModel, new: AnomalyModel, cancel, progress) -> tuple[Calibration, str]:
+def _recheck_threshold(project, old: AnomalyModel, new: AnomalyModel, cancel,
+                       progress) -> tuple[Calibration, str, dict[int, float]]:
     """Re-score the good validation parts with the grown bank and set the threshold again at the same
     false-reject target. A bigger bank only lowers scores, so with too few validation parts the old
-    threshold is kept: its false-reject rate cannot have risen."""
+    threshold is kept: its false-reject rate cannot have risen. Also returns the scores by sample id."""
     val = good_samples(project, "val")
     cal = old.calibration
     if len(val) < MIN_VAL_IMAGES:
-        return cal, f"kept: only {len(val)} good validation images to re-check (the false-reject rate cannot rise)"
+        return cal, f"kept: only {len(val)} good validation images to re-check (the false-reject rate cannot rise)", {}
     in_bank = old.info.get("val_in_bank") or {}
     in_bank = in_bank if isinstance(in_bank, dict) else {}
-    scores = []
+    scores, by_id = [], {}
     for i, s in enumerate(val):  # a part whose patches are in the bank is scored without them
         if cancel is not None:
             cancel.check()
         img = load_source(project.image_path(s), f"sample #{s.id}")
         idx = in_bank.get(str(s.id))
         scores.append(new.score_features(new.features(img), img.shape[:2], exclude=idx).raw)
+        by_id[s.id] = scores[-1]
         progress(StageProgress("re-checking the threshold", i + 1, len(val)))
     new_cal = calibrate(scores, cal.frr_target, source=f"validation split ({len(val)} good images), re-checked")
-    return new_cal, f"re-checked on {len(val)} good validation images at {cal.frr_target:.2%} false rejects"
+    return new_cal, f"re-checked on {len(val)} good validation images at {cal.frr_target:.2%} false rejects", by_id
 
 
 def _golden(project, old: AnomalyModel, new: AnomalyModel, cancel, progress) -> tuple[GoldenCounts, GoldenCounts]:
