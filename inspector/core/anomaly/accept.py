@@ -125,6 +125,7 @@ def propose_accept(project, version: str | None, images: Sequence[ImageSource], 
     if items:  # the operating point the corrected version keeps, as a fit keeps its own
         try:
             metrics = evaluate_items(new, items, "project validation split", known=known, cancel=cancel)
+            metrics.pop("version")  # not numbered until it is saved
         except ConfigError:
             metrics = None
     return AcceptProposal(old.version, new, int(sum(len(a) for a in added)), parts, old.calibration.threshold,

@@ -6,10 +6,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from inspector.core.anomaly.autoconfig import AutoReport, search
-from inspector.core.anomaly.evaluate import evaluate_items, project_val_items
 import numpy as np
 
+from inspector.core.anomaly.autoconfig import AutoReport, search
+from inspector.core.anomaly.evaluate import evaluate_items, project_val_items
 from inspector.core.anomaly.model import AnomalyConfig, AnomalyModel, _rgb, fit_model, load_source, preset, source_size
 from inspector.core.anomaly.supervised import MIN_DEFECTS, fit_head
 from inspector.core.anomaly.store import KIND, check_ignore_mask, read_ignore_mask, save_model
@@ -151,6 +151,7 @@ def fit_project(project, *, frr: float = DEFAULT_FRR, config: AnomalyConfig | No
         known = {s.id: model.loo_raw[i] for s, i in zip(val, val_pos) if i in model.loo_raw}
         try:
             metrics = evaluate_items(model, items, "project validation split", known=known, cancel=cancel)
+            metrics.pop("version")  # not numbered yet; the version it is saved with is the one it describes
         except ConfigError:  # none of them readable
             metrics = None
         progress(StageProgress("checking the validation parts", 1, 1))
