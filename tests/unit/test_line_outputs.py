@@ -247,7 +247,7 @@ def test_mqtt_results_survive_a_broker_restart_in_order_with_state_and_last_will
             assert wait_for(lambda: out.connected, 10)  # and it comes back
             assert wait_for(lambda: states[-1] == "running", 10)  # saying its state again after the will
             out.stop()
-            assert wait_for(lambda: states[-1] == "stopped", 10)  # a clean stop is not "offline"
+            assert wait_for(lambda: states[-1] == "stopped", 10), (states, events)  # a clean stop is not "offline"
         finally:
             out.stop()
             sub.loop_stop()

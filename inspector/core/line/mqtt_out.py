@@ -124,8 +124,8 @@ class MqttOutput:
                 self.connected = False
                 self._client = None
                 try:
-                    if self._stop.is_set():
-                        client.publish(self.state_topic, "stopped", qos=1, retain=True).wait_for_publish(1.0)
+                    if self._stop.is_set():  # acknowledged before the goodbye, or a loaded PC loses it
+                        client.publish(self.state_topic, "stopped", qos=1, retain=True).wait_for_publish(3.0)
                     client.disconnect()
                 except Exception:  # noqa: BLE001 - gone already
                     pass
@@ -146,6 +146,9 @@ class MqttOutput:
 
         def on_connect(c, userdata, flags, reason, props):
             if not reason.is_failure:
+                # on every connect, paho's own reconnects included: the broker may have published the last
+                # will ("offline") in between, and a state said only once would stay "offline"
+                c.publish(self.state_topic, self._state, qos=1, retain=True)
                 up.set()
 
         def on_disconnect(c, userdata, flags, reason, props):
@@ -163,7 +166,6 @@ class MqttOutput:
             client.loop_stop()
             return None, up
         self._client, self.connected = client, True
-        client.publish(self.state_topic, self._state, qos=1, retain=True)
         return client, up
 
     def _drain(self, client: mqtt.Client, up: threading.Event) -> None:
