@@ -6,6 +6,7 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QGridLayout, QGroupBox, QHBoxLayout, QLabel, QPushButton,
                                QVBoxLayout)
 
+from inspector.core.anomaly.records import operating_point_text
 from inspector.core.ops.anomaly_fit import AnomalyFitSummary
 
 
@@ -73,16 +74,8 @@ def anomaly_headline(s: AnomalyFitSummary) -> tuple[str, str]:
     """The result line (rich text) and its tooltip for a finished fit."""
     text = (f"<b>{s.version}</b> (anomaly) fitted in {s.wall_s:.0f} s on {s.train_images} good part(s), "
             f"threshold at {100 * s.frr_target:.1f} % false rejects")
-    m = s.metrics
-    if m:
-        parts = []
-        if m["good"]:
-            parts.append(f"<b>{m['false_rejects']} of {m['good']}</b> good parts called NG")
-        if m["defect"]:
-            lo, hi = m["catch_ci"]
-            parts.append(f"<b>{m['escapes']} of {m['defect']}</b> defective parts missed (catches "
-                         f"{m['catch_rate']:.0%}, 95 % interval {lo:.0%}–{hi:.0%})")
-        text += ". Validation: " + ", ".join(parts)
+    if s.metrics:
+        text += ". Validation: " + operating_point_text(s.metrics)
     if s.active:
         text += ". It is now active."
     if s.expected:

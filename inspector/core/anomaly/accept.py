@@ -158,14 +158,13 @@ def _recheck_threshold(project, old: AnomalyModel, new: AnomalyModel, cancel,
     cal = old.calibration
     if len(val) < MIN_VAL_IMAGES:
         return cal, f"kept: only {len(val)} good validation images to re-check (the false-reject rate cannot rise)", {}
-    in_bank = old.info.get("val_in_bank") or {}
-    in_bank = in_bank if isinstance(in_bank, dict) else {}
+    in_bank = old.val_in_bank()
     scores, by_id = [], {}
     for i, s in enumerate(val):  # a part whose patches are in the bank is scored without them
         if cancel is not None:
             cancel.check()
         img = load_source(project.image_path(s), f"sample #{s.id}")
-        idx = in_bank.get(str(s.id))
+        idx = in_bank.get(s.id)
         scores.append(new.score_features(new.features(img), img.shape[:2], exclude=idx).raw)
         by_id[s.id] = scores[-1]
         progress(StageProgress("re-checking the threshold", i + 1, len(val)))

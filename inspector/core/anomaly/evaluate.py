@@ -97,12 +97,11 @@ def evaluate_anomaly(project, version: str | None = None, data_dir: str | Path |
 def evaluate_items(model, items: list[Item], source: str, *, with_maps: bool = False, known: dict | None = None,
                    cancel=None) -> dict:
     """Score the items and summarize: AUROC, the operating point with its intervals, per class. A good
-    validation part whose patches are in the bank (model.info["val_in_bank"]: sample id -> bank source
-    index) is scored without them, as a new part would be: against its own patches every one scores ~0
-    and the false-reject rate would read 0 whatever the threshold. known: sample id -> raw score already
+    validation part whose patches are in the bank (model.val_in_bank()) is scored without them, as a new
+    part would be: against its own patches every one scores ~0 and the false-reject rate would read 0
+    whatever the threshold. known: sample id -> raw score already
     measured that way (the fit's leave-one-out scores), not scored again."""
-    in_bank = {int(k): int(v) for k, v in (model.info.get("val_in_bank") or {}).items()} \
-        if isinstance(model.info.get("val_in_bank"), dict) else {}
+    in_bank = model.val_in_bank()
     known = known or {}
     thr = model.calibration.threshold
     scores, labels, classes, rejected, times = [], [], [], [], []

@@ -173,6 +173,12 @@ class AnomalyModel:
         self.bank_sq = (self.bank * self.bank).sum(1)
         self.bank_ids = ids.to(torch.int32) if ids is not None else torch.full((len(bank),), -1, dtype=torch.int32)
 
+    def val_in_bank(self) -> dict[int, int]:
+        """Project sample id -> bank source index of each good validation part whose patches are in the bank
+        (saved by fit_project), so it can be scored without them, as a new part would be."""
+        d = self.info.get("val_in_bank")
+        return {int(k): int(v) for k, v in d.items()} if isinstance(d, dict) else {}
+
     # -- features ------------------------------------------------------------------------------------
     def project(self, rows: np.ndarray | torch.Tensor) -> torch.Tensor:
         """Rows of extractor features (plus, with positions on, their two position columns) into the
