@@ -51,3 +51,27 @@ def test_streaming_coreset_bounds_size_and_covers_like_one_greedy():
     assert np.allclose(mean, x.numpy().mean(0), atol=1e-4)
     assert np.allclose(cov, np.cov(x.numpy().T, bias=True), atol=1e-3)
     assert sc.sampled().shape == (500, 16)
+
+
+def test_a_capped_bank_keeps_less_at_the_first_level_and_covers_as_well():
+    rng = np.random.default_rng(2)
+    embed = rng.normal(0, 1, (4, 16))
+    images = [(rng.normal(0, 1, (500, 4)) @ embed).astype(np.float32) for _ in range(40)]
+    x = torch.from_numpy(np.concatenate(images))
+
+    def run(expect: bool):
+        sc = StreamingCoreset(16, 0.08, max_size=200, proj_dim=8, chunk=2048)
+        if expect:
+            sc.expect(len(images[0]) * len(images))
+        for i, rows in enumerate(images):
+            sc.add(rows, i)
+        survivors = sum(len(k) for k in sc.kept) + sc.buffered
+        bank, _ = sc.finish()
+        return survivors, bank
+
+    full, bank_full = run(False)
+    lean, bank_lean = run(True)
+    assert len(bank_full) == len(bank_lean) == 200
+    # twice the 8 % ratio without the estimate; with it the ratio alone (twice the capped share, 2 %, is less)
+    assert full >= 0.15 * len(x) and lean <= 0.085 * len(x)
+    assert covering_radius(x, bank_lean) < 1.25 * covering_radius(x, bank_full)

@@ -41,7 +41,11 @@ class StreamingCoreset:
     Level 1 runs the greedy inside each chunk of `chunk` rows (their projections stay in the CPU
     cache) and keeps twice the final share; level 2 runs it over all survivors. Memory holds one
     chunk plus the survivors, never every patch, and the result differs little from one greedy
-    over everything at a fraction of the time (a single greedy over 200k patches took minutes)."""
+    over everything at a fraction of the time (a single greedy over 200k patches took minutes).
+
+    When the bank will be capped at max_size, the final share is max_size / all rows, not `ratio`:
+    expect() tells how many rows will come so that level 1 keeps less (200 parts of 1 MP, 624k patches:
+    50k survivors instead of 100k)."""
 
     def __init__(self, dim: int, ratio: float, *, max_size: int, proj_dim: int = 32, chunk: int = 16384,
                  seed: int = 0, sample: int = 20000):
@@ -55,6 +59,7 @@ class StreamingCoreset:
         self.kept: list[torch.Tensor] = []
         self.kept_ids: list[torch.Tensor] = []
         self.total = 0
+        self.share = min(1.0, 2.0 * self.ratio)  # of each chunk kept by level 1
         # A uniform sample of all rows (reservoir), to measure later how well the bank covers them.
         self.sample_size = int(sample)
         self.sample: np.ndarray | None = None
@@ -63,13 +68,24 @@ class StreamingCoreset:
         self.sum = np.zeros(dim, np.float64)
         self.outer = np.zeros((dim, dim), np.float64)
 
+    def expect(self, total_rows: int) -> None:
+        """The number of rows that add() will be given in all (an estimate): with the cap, level 1 keeps
+        twice the final share of what is expected, between `ratio` and twice `ratio`. (Down to twice the
+        final share alone, ELPV cells at 300 px on an 8-px grid, 1.0 M patches, kept 3.9 % at level 1: test
+        false rejects 4.4 % against 2.3 %, image AUROC 0.902 against 0.904.)"""
+        if total_rows > 0:
+            final = min(self.ratio, self.max_size / float(total_rows))
+            self.share = min(1.0, 2.0 * self.ratio, max(self.ratio, 2.0 * final))
+
     def add(self, rows: np.ndarray, source: int = -1, cancel=None) -> None:
         """rows: N×dim features; source: an id kept with each chosen row (e.g. the image index)."""
         rows = np.ascontiguousarray(rows, dtype=np.float32)
         if not len(rows):
             return
         self.sum += rows.sum(0, dtype=np.float64)
-        self.outer += rows.T.astype(np.float64) @ rows.astype(np.float64)
+        # one part's products in float32 (half the time of float64; a few thousand rows lose nothing that
+        # matters to PCA), summed over parts in float64
+        self.outer += (rows.T @ rows).astype(np.float64)
         self._reservoir(rows)
         self.total += len(rows)
         self.buffer.append(rows)
@@ -102,7 +118,7 @@ class StreamingCoreset:
         x = torch.from_numpy(np.concatenate(self.buffer))
         ids = torch.from_numpy(np.concatenate(self.buffer_ids))
         self.buffer, self.buffer_ids, self.buffered = [], [], 0
-        k = max(1, math.ceil(min(1.0, 2.0 * self.ratio) * len(x)))
+        k = max(1, math.ceil(self.share * len(x)))
         start = int(torch.randint(len(x), (1,), generator=self.gen))
         pick = greedy_kcenter(self._project(x), k, start, cancel)
         self.kept.append(x[pick])

@@ -362,6 +362,7 @@ def fit_model(train: Sequence[ImageSource], cfg: AnomalyConfig | None = None, *,
     kept: dict[int, tuple[tuple[int, int], list[np.ndarray]]] = {}
     wanted, kept_bytes = set(int(i) for i in keep), 0
     skipped: list[tuple[str, str]] = []
+    told = False
     for i, src in enumerate(train):
         if cancel is not None:
             cancel.check()
@@ -383,6 +384,9 @@ def fit_model(train: Sequence[ImageSource], cfg: AnomalyConfig | None = None, *,
             if ignored is not None:
                 rows = rows[~ignored.ravel()]
             stream.add(rows, i, cancel)
+        if not told:  # the first part read stands for all (alike to within the factor 2 the coreset allows)
+            stream.expect(stream.total * len(train))
+            told = True
         if i in loo_pick:
             kept[i] = (img.shape[:2], feats)
         elif i in wanted and kept_bytes + sum(f.nbytes for f in feats) <= KEEP_FEATURES_BYTES:
