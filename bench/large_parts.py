@@ -107,7 +107,8 @@ def main() -> None:
                       "crack_peak_px": round(float(np.median(dists)), 1), "frr": frr, "tests": args.tests,
                       "crack_level": args.crack_level, "crack_width": args.crack_width,
                       "chosen": report.chosen if report else None, "count": args.count, "side": [w, h],
-                      "search_s": report.seconds if report else None}))
+                      "search_s": report.seconds if report else None,
+                      "final_fit_estimate_s": report.final_fit_s if report else None}))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from inspector.core.anomaly.autoconfig import (MIN_GOOD, CandidateResult, _choose, _family_behind, candidates, cost_penalty,
-                                              search, wilson)
+                                              search, trial_s, wilson)
 from inspector.core.anomaly.fitting import fit_project
 from inspector.core.anomaly.synthetic_defects import KINDS, SIZES, defect_plan, draw_defect
 from inspector.core.imageio import encode_png
@@ -92,6 +92,58 @@ def test_too_few_good_parts_fall_back_to_fixed_settings_and_say_why():
     assert report.results == [] and report.expected_lines() == [report.reason]
 
 
+def test_the_budget_holds_for_the_fit_that_follows_the_search():
+    line = SyntheticLine(size=(96, 96), seed=5)
+    imgs = [line.part(i, "good").image for i in range(24)]
+    sizes = [(96, 96)] * len(imgs)
+    # a final fit that would take far past the budget with the first candidate's settings: the search stops
+    # there, keeps it and says so
+    cfg, report = search(imgs, sizes, final=(10**7, 0, 0), pace=False)
+    assert report.over_budget and {r.name for r in report.results} == {"texture@96"}
+    assert report.skipped == ["detail@96", "texture@96+position"]
+    assert "the fit's 180 s budget left no time for detail@96, texture@96+position" in report.reason
+    assert report.final_fit_s > 180 and report.best.fit_ms_per_image > 0
+    # without the final fit's work the same budget is the search's alone, and it is not reached
+    _, free = search(imgs, sizes, pace=False)
+    assert not free.over_budget and len({r.name for r in free.results}) == 3 and free.final_fit_s == 0
+
+
+def test_a_trial_is_timed_from_the_trials_nearest_in_cost_and_a_larger_size_is_never_held_back_by_a_guess():
+    by = {c.name: c for c in candidates(1250)}
+
+    def res(name, seconds):
+        return CandidateResult(name, by[name].settings, 1.0, 0.5, None, 0.8, 0.8, by[name].cost, 1.0, seconds)
+
+    pair = [res("texture@216", 6.0), res("detail@216", 4.0)]
+    assert trial_s(by["texture@1250"], pair) == 0.0  # dearer than any trial so far
+    done = pair + [res("texture@1250", 40.0)]
+    # between 216 (6 s) and 1,250 px (40 s): time grows as cost to the power log(40/6)/log(cost ratio)
+    t960 = trial_s(by["texture@960"], done)
+    alpha = np.log(40 / 6) / np.log(by["texture@1250"].cost / by["texture@216"].cost)
+    assert t960 == pytest.approx(6 * (by["texture@960"].cost / by["texture@216"].cost) ** alpha)
+    assert 6 < trial_s(by["texture@432"], done) < t960 < 40
+    assert trial_s(by["texture@1250"], done) == pytest.approx(40.0)  # the same size again (+position)
+
+
+def test_the_leader_is_refined_before_smaller_sizes_of_its_family_are_tried(monkeypatch):
+    import inspector.core.anomaly.autoconfig as autoconfig
+
+    judged = []
+    objective = {"texture@216": 0.80, "detail@216": 0.78, "texture@640": 0.90, "texture@640+position": 0.92,
+                 "texture@432": 0.85}
+
+    def judge(cand, *args):  # the order of trials is what is tested here, not the trials themselves
+        judged.append(cand.name)
+        o = objective.get(cand.name, 0.5)
+        return [CandidateResult(cand.name, dict(cand.settings), 1.0, 0.5, None, o, o, cand.cost, 1.0, 0.01)]
+
+    monkeypatch.setattr(autoconfig, "_judge", judge)
+    imgs = [np.zeros((700, 700, 3), np.uint8)] * 12
+    _, report = search(imgs, [(700, 700)] * 12, pace=False)
+    assert judged[:5] == ["texture@216", "detail@216", "texture@640", "texture@640+position", "texture@432"]
+    assert judged.count("texture@640+position") == 1 and report.chosen == "texture@640+position"
+
+
 def test_wilson_interval():
     lo, hi = wilson(8, 10)
     assert 0.44 < lo < 0.5 and 0.94 < hi < 0.97
@@ -122,6 +174,7 @@ def test_auto_fit_judges_candidates_and_stores_its_report(auto_project):
     assert sum(r.name.endswith("+position") for r in rep.results) == 3
     assert rep.real_defects == 6 and rep.best.real_catch is not None
     assert rep.synthetic > 0 and 0.0 <= rep.best.catch <= 1.0
+    assert not rep.over_budget and rep.budget_s >= 180 and 0 < rep.final_fit_s < rep.budget_s
     lines = rep.expected_lines()
     assert lines[0].startswith("catches about") and "5% false rejects" in lines[0]
     cfg = ModelRegistry(p).read_config(out.version.version)

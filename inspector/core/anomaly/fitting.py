@@ -11,7 +11,7 @@ import numpy as np
 from inspector.core.anomaly.autoconfig import AutoReport, search
 from inspector.core.anomaly.evaluate import evaluate_items, project_val_items
 from inspector.core.anomaly.model import AnomalyConfig, AnomalyModel, _rgb, fit_model, load_source, preset, source_size
-from inspector.core.anomaly.supervised import MIN_DEFECTS, fit_head
+from inspector.core.anomaly.supervised import MIN_DEFECTS, fit_head, head_work
 from inspector.core.anomaly.store import KIND, check_ignore_mask, read_ignore_mask, save_model
 from inspector.core.anomaly.threshold import DEFAULT_FRR, calibrate, check_frr
 from inspector.core.errors import ConfigError, ImageDecodeError
@@ -61,19 +61,24 @@ def fit_good_parts(train, sizes, val, *, preset_name: str = "auto", config: Anom
     pool_sizes = list(sizes) + (list(val_sizes) if val_sizes is not None else _sizes(val))
     n_train = len(train)
     val_idx = list(range(n_train, len(pool)))
-    report = None
-    if config is None:
-        if preset_name == "auto":
-            config, report = search(pool, pool_sizes, ignore_mask=ignore_mask, frr=frr, defects=defects, seed=seed,
-                                    progress=progress, cancel=cancel)
-        else:
-            config = preset(preset_name, seed=seed)
     rng = np.random.default_rng(seed + 11)
     train_loo = sorted(rng.permutation(n_train)[:max(0, LOO_IMAGES - len(val_idx))].tolist())
     loo = val_idx + train_loo
+    with_head = len(defects) >= MIN_DEFECTS and len(val_idx) >= 3
+    report = None
+    if config is None:
+        if preset_name == "auto":
+            # what the fit does after the search, so that the budget holds for both: every good part into
+            # the bank, the threshold's leave-one-out scores (from the fit's own features), the parts read
+            # and scored for the supervised component and the validation check
+            scored = len(defects) + (head_work(len(defects), len(val_idx)) if with_head else 0)
+            config, report = search(pool, pool_sizes, ignore_mask=ignore_mask, frr=frr, defects=defects, seed=seed,
+                                    final=(len(pool), len(loo), scored), progress=progress, cancel=cancel)
+        else:
+            config = preset(preset_name, seed=seed)
     model = fit_model(pool, config, sizes=pool_sizes, ignore_mask=ignore_mask, keep=loo, progress=progress,
                       cancel=cancel)
-    if len(defects) >= MIN_DEFECTS and len(val_idx) >= 3:
+    if with_head:
         head = fit_head(model, pool, defects, negatives=train_loo, judge=val_idx, frr=frr, seed=seed,
                         progress=progress, cancel=cancel)
         if head is not None:

@@ -129,6 +129,11 @@ def _read_cells(model: AnomalyModel, items, tick, cancel) -> list[CellSet]:
     return out
 
 
+def head_work(defects: int, judge: int) -> int:
+    """How many parts fit_head scores (each a feature pass and a nearest-bank search), for time estimates."""
+    return GOOD_IMAGES * (1 + SYNTHETIC_PER_IMAGE) + defects + judge
+
+
 def fit_head(model: AnomalyModel, sources: Sequence, defects: Sequence, *, negatives: Sequence[int],
              judge: Sequence[int], frr: float = 0.01, seed: int = 0, progress: Callable | None = None,
              cancel=None) -> dict | None:
@@ -144,7 +149,7 @@ def fit_head(model: AnomalyModel, sources: Sequence, defects: Sequence, *, negat
     rng = np.random.default_rng(seed + 7)
     pick = [int(i) for i in list(negatives)[:GOOD_IMAGES]] or [int(i) for i in rng.permutation(len(sources))[:GOOD_IMAGES]]
     plan = defect_plan(len(pick) * SYNTHETIC_PER_IMAGE, rng)
-    total = len(pick) * (1 + SYNTHETIC_PER_IMAGE) + len(defects) + len(judge)
+    total = len(pick) * (1 + SYNTHETIC_PER_IMAGE) + len(defects) + len(judge)  # head_work when pick is full
     done = 0
 
     def tick() -> None:
