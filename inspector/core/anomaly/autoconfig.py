@@ -141,12 +141,16 @@ class CandidateResult:
     bank_size: int = 0
     rows_per_image: float = 0.0
 
+    @property
+    def family(self) -> str:
+        return self.name.split("@")[0]
+
     def final_fit_s(self, work: tuple[int, int, int]) -> float:
         """The final fit's likely seconds with these settings. work: (good parts in its bank, parts scored
         again from the fit's own features (the threshold's leave-one-out), parts read and scored (the
         supervised component's, the validation check)). Its nearest-bank searches meet a larger bank than
         the trial's (all parts' patches, up to max_bank), and take longer in proportion."""
-        cfg = AnomalyConfig()
+        cfg = AnomalyConfig.from_dict(self.settings)
         bank = min(cfg.max_bank, cfg.coreset_ratio * work[0] * self.rows_per_image)
         nn_ms = max(self.score_ms - self.feature_ms, 0.0) * max(1.0, bank / max(self.bank_size, 1))
         return (work[0] * self.fit_ms_per_image + work[1] * nn_ms + work[2] * (self.feature_ms + nn_ms)) / 1000.0
@@ -229,8 +233,8 @@ def search(train: Sequence, sizes: Sequence[tuple[int, int]], *, ignore_mask: np
     """Choose settings for these good images (arrays or files; sizes: their (height, width)).
     defects: labelled defective parts (arrays or files), used beside the synthetic ones. pace: the budget
     grows with the time the first candidate took (PACE_MULTIPLE), so a busy PC chooses as a quiet one.
-    final: the work of the fit that follows (CandidateResult.final_fit_s), so that the budget holds for both: the search stops where the time spent and the lead's final fit would pass it.
-    None: the budget is the search's alone."""
+    final: the work of the fit that follows (see CandidateResult.final_fit_s), so that the budget holds for
+    search and fit together; None: the budget is the search's alone."""
     t0 = time.perf_counter()
     progress = progress or (lambda e: None)
     long_side = float(np.median([max(h, w) for h, w in sizes])) if len(sizes) else 0.0
@@ -295,7 +299,7 @@ def search(train: Sequence, sizes: Sequence[tuple[int, int]], *, ignore_mask: np
             # The leader is refined before sizes below it in its own family are tried: the size trend has
             # spoken by then, and when the budget runs short it is better spent on the leader (1250 × 500
             # machined parts: texture@1250 led, 960-432 never won, +position won both fits).
-            if lead.name.split("@")[0] == cand.family and cand.size < max(lead.settings["long_sides"]):
+            if lead.family == cand.family and cand.size < max(lead.settings["long_sides"]):
                 position_round(f"before {ci + 1} of {len(cands)}")
             if out_of_time(cand):
                 report.over_budget = True
@@ -331,7 +335,7 @@ def trial_s(cand: Candidate, results: list[CandidateResult]) -> float:
     it is dearer than any measured: a guess never holds back a larger size (what thin cracks need). Trials
     of its own family are used when one of them is dearer (the families' costs compare only roughly)."""
     seen = {(r.cost, r.seconds) for r in results}
-    own = {(r.cost, r.seconds) for r in results if r.name.split("@")[0] == cand.family}
+    own = {(r.cost, r.seconds) for r in results if r.family == cand.family}
     if any(c >= cand.cost for c, _ in own):
         seen = own
     above = min((v for v in seen if v[0] >= cand.cost), default=None)

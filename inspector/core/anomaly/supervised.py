@@ -129,9 +129,10 @@ def _read_cells(model: AnomalyModel, items, tick, cancel) -> list[CellSet]:
     return out
 
 
-def head_work(defects: int, judge: int) -> int:
-    """How many parts fit_head scores (each a feature pass and a nearest-bank search), for time estimates."""
-    return GOOD_IMAGES * (1 + SYNTHETIC_PER_IMAGE) + defects + judge
+def head_work(defects: int, judge: int, good: int = GOOD_IMAGES) -> int:
+    """How many parts fit_head scores (each a feature pass and a nearest-bank search): its progress total
+    and the fit's time estimate."""
+    return good * (1 + SYNTHETIC_PER_IMAGE) + defects + judge
 
 
 def fit_head(model: AnomalyModel, sources: Sequence, defects: Sequence, *, negatives: Sequence[int],
@@ -149,7 +150,7 @@ def fit_head(model: AnomalyModel, sources: Sequence, defects: Sequence, *, negat
     rng = np.random.default_rng(seed + 7)
     pick = [int(i) for i in list(negatives)[:GOOD_IMAGES]] or [int(i) for i in rng.permutation(len(sources))[:GOOD_IMAGES]]
     plan = defect_plan(len(pick) * SYNTHETIC_PER_IMAGE, rng)
-    total = len(pick) * (1 + SYNTHETIC_PER_IMAGE) + len(defects) + len(judge)  # head_work when pick is full
+    total = head_work(len(defects), len(judge), len(pick))
     done = 0
 
     def tick() -> None:
