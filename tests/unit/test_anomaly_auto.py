@@ -100,12 +100,12 @@ def test_the_budget_holds_for_the_fit_that_follows_the_search():
     # there, keeps it and says so
     cfg, report = search(imgs, sizes, final=(10**7, 0, 0), pace=False)
     assert report.over_budget and {r.name for r in report.results} == {"texture@96"}
-    assert report.skipped == ["detail@96", "texture@96+position"]
+    assert report.skipped == ["detail@96", "texture@96+position", "texture@96+mirror"]
     assert "the fit's 180 s budget left no time for detail@96, texture@96+position" in report.reason
     assert report.final_fit_s > 180 and report.best.fit_ms_per_image > 0
     # without the final fit's work the same budget is the search's alone, and it is not reached
     _, free = search(imgs, sizes, pace=False)
-    assert not free.over_budget and len({r.name for r in free.results}) == 3 and free.final_fit_s == 0
+    assert not free.over_budget and len({r.name for r in free.results}) == 4 and free.final_fit_s == 0
 
 
 def test_a_trial_is_timed_from_the_trials_nearest_in_cost_and_a_larger_size_is_never_held_back_by_a_guess():
@@ -140,8 +140,15 @@ def test_the_leader_is_refined_before_smaller_sizes_of_its_family_are_tried(monk
     monkeypatch.setattr(autoconfig, "_judge", judge)
     imgs = [np.zeros((700, 700, 3), np.uint8)] * 12
     _, report = search(imgs, [(700, 700)] * 12, pace=False)
-    assert judged[:5] == ["texture@216", "detail@216", "texture@640", "texture@640+position", "texture@432"]
+    # the leader's variants, each on the leader of the moment: +position won, so +mirror is tried on it
+    assert judged[:6] == ["texture@216", "detail@216", "texture@640", "texture@640+position",
+                          "texture@640+position+mirror", "texture@432"]
     assert judged.count("texture@640+position") == 1 and report.chosen == "texture@640+position"
+    objective["texture@640+position+mirror"] = 0.93
+    judged.clear()
+    _, report = search(imgs, [(700, 700)] * 12, pace=False)
+    assert report.chosen == "texture@640+position+mirror" and judged.count("texture@640+position+mirror") == 1
+    assert report.settings["mirror_edges"] is True and report.settings["position_weight"] > 0
 
 
 def test_wilson_interval():
@@ -169,9 +176,11 @@ def auto_project(tmp_path_factory):
 def test_auto_fit_judges_candidates_and_stores_its_report(auto_project):
     p, line, out = auto_project
     rep = out.auto
-    assert rep is not None and rep.chosen.removesuffix("+position") in {c.name for c in candidates(96)}
-    assert len(rep.results) == 3 * 3  # two candidates and the leader with positions, × three smoothings
+    assert rep is not None and rep.chosen.removesuffix("+mirror").removesuffix("+position") in {c.name for c in candidates(96)}
+    # two candidates, the leader with positions and the leader of then with mirrored edges, × three smoothings
+    assert len(rep.results) == 4 * 3
     assert sum(r.name.endswith("+position") for r in rep.results) == 3
+    assert sum(r.name.endswith("+mirror") for r in rep.results) == 3
     assert rep.real_defects == 6 and rep.best.real_catch is not None
     assert rep.synthetic > 0 and 0.0 <= rep.best.catch <= 1.0
     assert not rep.over_budget and rep.budget_s >= 180 and 0 < rep.final_fit_s < rep.budget_s

@@ -21,7 +21,7 @@ def line():
 @pytest.fixture(scope="module")
 def model(line):
     m = fit_model([line.part(i, "good").image for i in range(64)], preset("detail"))
-    m.calibration = calibrate([m.score(line.part(100 + i, "good").image).raw for i in range(20)], 0.05)
+    m.calibration = calibrate([m.score(line.part(100 + i, "good").image).raw for i in range(40)], 0.05)
     return m
 
 
@@ -114,3 +114,20 @@ def test_the_threshold_reuses_the_fits_own_features_within_a_memory_bound(monkey
     again, _ = fit_good_parts(good[:10], [(64, 64)] * 10, good[10:], preset_name="texture", frr=0.1)
     assert len(calls) == passes_reused + 14 and reused.kept == {} and again.kept == {}
     assert reused.calibration.threshold == again.calibration.threshold
+
+
+def test_mirrored_edges_keep_the_grid_and_still_find_a_defect_on_the_border(line):
+    # mirror_edges pads the part with its own pixels before the backbone and cuts the map back: the grid,
+    # map size and peak position are those of the part, and a defect touching the border is not mirrored away
+    good = [line.part(i, "good").image for i in range(40)]
+    m = fit_model(good, preset("detail", mirror_edges=True), loo_images=20)
+    plain = fit_model(good[:4], preset("detail"))
+    img = line.part(400, "good").image
+    assert [f.shape for f in m.features(img)] == [f.shape for f in plain.features(img)]
+    m.calibration = calibrate(m.info["loo_scores"], 0.05)
+    part = img.copy()
+    cv2.rectangle(part, (0, 50), (9, 70), (255, 255, 255), -1)  # a bright notch on the left border
+    r = m.score(part, with_map=True)
+    assert r.flagged and r.peak[0] < 24 and 40 <= r.peak[1] <= 80
+    assert r.map.shape == part.shape[:2]
+    assert sum(m.score(line.part(300 + i, "good").image).flagged for i in range(20)) <= 2
