@@ -58,18 +58,14 @@ class Calibration:
 
 
 def calibrate(good_scores, frr: float = DEFAULT_FRR, source: str = "") -> Calibration:
-    """A threshold that flags at most `frr` of *new* good parts like these (flagged means score >
-    threshold): the k-th lowest of the n scores, k = ceil((n + 1)(1 - frr)), the split-conformal quantile.
-    The plain quantile (the lowest threshold that flags `frr` of these n parts) lets about frr + 1/n of new
-    parts through: from 100 leave-one-out scores at a 1 % target, the second highest, 2 % expected. With
-    fewer than 1/frr - 1 parts the highest score is all there is. Defect examples are not needed (an
-    F1-style threshold fails when none exist)."""
+    """The lowest threshold that flags at most `frr` of these good parts (flagged means score >
+    threshold). Defect examples are not needed (an F1-style threshold fails when none exist)."""
     frr = check_frr(frr)
     s = np.sort(np.asarray(good_scores, np.float64))
     if s.size == 0:
         raise ConfigError("no good parts to set the threshold from — label some ok parts for validation")
-    k = math.ceil((s.size + 1) * (1.0 - frr) - 1e-9)
-    threshold = float(s[min(k, s.size) - 1])
+    allowed = int(math.floor(frr * s.size + 1e-9))  # how many may lie above the threshold
+    threshold = float(s[s.size - 1 - allowed])
     median = float(np.median(s))
     # ln 3 puts the median good part at 0.25 on the normalized scale; the floor keeps the map finite
     # when every good part scored the same.
