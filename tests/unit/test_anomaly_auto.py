@@ -151,6 +151,24 @@ def test_the_leader_is_refined_before_smaller_sizes_of_its_family_are_tried(monk
     assert report.settings["mirror_edges"] is True and report.settings["position_weight"] > 0
 
 
+def test_a_variant_of_the_leader_is_timed_from_the_leaders_own_trial(monkeypatch):
+    import inspector.core.anomaly.autoconfig as autoconfig
+
+    objective = {"texture@216": 0.80, "detail@216": 0.78, "texture@640": 0.90, "texture@432": 0.85}
+
+    def judge(cand, *args):  # trials take no time here; each reports a time in proportion to its cost
+        o = objective.get(cand.name, 0.5)
+        return [CandidateResult(cand.name, dict(cand.settings), 1.0, 0.5, None, o, o, cand.cost, 1.0, cand.cost / 1e4)]
+
+    monkeypatch.setattr(autoconfig, "_judge", judge)
+    imgs = [np.zeros((700, 700, 3), np.uint8)] * 12
+    _, report = search(imgs, [(700, 700)] * 12, budget_s=30.0, pace=False)
+    # texture@640 "took" 41 s: its variants would pass the 30 s budget, +mirror (a little dearer than any
+    # size tried, which trial_s would let through unestimated) included; the cheaper texture@432 still fits
+    assert {"texture@640+position", "texture@640+mirror"} <= set(report.skipped)
+    assert "texture@432" in {r.name for r in report.results} and report.chosen == "texture@640"
+
+
 def test_wilson_interval():
     lo, hi = wilson(8, 10)
     assert 0.44 < lo < 0.5 and 0.94 < hi < 0.97

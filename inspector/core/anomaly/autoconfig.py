@@ -265,13 +265,14 @@ def search(train: Sequence, sizes: Sequence[tuple[int, int]], *, ignore_mask: np
     plan = defect_plan(n_held * DEFECTS_PER_IMAGE, np.random.default_rng(seed + 1))
     report = AutoReport("", {}, "", frr, n_held, len(bank), len(plan), len(real), 0.0, budget_s, False)
 
-    def out_of_time(cand: Candidate) -> bool:
-        """The time spent, plus this candidate's trial and the final fit of the best so far, would pass the
-        budget."""
+    def out_of_time(cand: Candidate, trial: float | None = None) -> bool:
+        """The time spent, plus this candidate's trial (estimated by trial_s unless given) and the final fit
+        of the best so far, would pass the budget."""
         after = _choose(report.results).final_fit_s(final) if final else 0.0
-        return time.perf_counter() - t0 + trial_s(cand, report.results) + after > budget_s
+        trial = trial_s(cand, report.results) if trial is None else trial
+        return time.perf_counter() - t0 + trial + after > budget_s
 
-    refined: set[tuple[str, str]] = set()  # (leader, variant) pairs were tried or left out
+    refined: set[tuple[str, str]] = set()  # (leader, variant) pairs tried or left out
 
     def refine(where: str) -> None:
         """Round two for the best so far, one variant after the other, each on the leader of the moment:
@@ -286,7 +287,9 @@ def search(train: Sequence, sizes: Sequence[tuple[int, int]], *, ignore_mask: np
                 continue
             refined.add((lead.name, variant))
             cand = Candidate(lead.name + variant, {**lead.settings, field_name: value})
-            if out_of_time(cand):
+            # timed from the leader's own trial: +mirror costs a little more than any size tried, and
+            # trial_s lets a dearer size through unestimated (on 1,254-px strips that put the fit 11 s over)
+            if out_of_time(cand, lead.seconds * cand.cost / max(lead.cost, 1.0)):
                 report.over_budget = True
                 report.skipped.append(cand.name)
                 continue
