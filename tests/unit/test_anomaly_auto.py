@@ -149,6 +149,7 @@ def test_the_leader_is_refined_before_smaller_sizes_of_its_family_are_tried(monk
     _, report = search(imgs, [(700, 700)] * 12, pace=False)
     assert report.chosen == "texture@640+position+mirror" and judged.count("texture@640+position+mirror") == 1
     assert report.settings["mirror_edges"] is True and report.settings["position_weight"] > 0
+    assert "+mirror: the part's edges are mirrored outward" in report.reason and "+position: each patch" in report.reason
 
 
 def test_a_variant_of_the_leader_is_timed_from_the_leaders_own_trial(monkeypatch):

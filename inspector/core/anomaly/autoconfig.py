@@ -206,6 +206,9 @@ class AutoReport:
         return lines
 
 
+_VARIANT_TEXT = {"+position": "+position: each patch is compared mostly with good patches from the same place",
+                 "+mirror": "+mirror: the part's edges are mirrored outward, so its border is judged like the rest"}
+
 _KIND_TEXT = {"scratch": "thin scratches 1-4 px", "crack": "cracks 1-4 px", "spot": "spots",
               "patch": "foreign patches", "texture": "texture changes", "blob": "faint brightness blobs"}
 
@@ -324,6 +327,7 @@ def search(train: Sequence, sizes: Sequence[tuple[int, int]], *, ignore_mask: np
     report.chosen, report.settings = best.name, dict(best.settings, smooth_sigma=best.smooth_sigma)
     report.reason = (f"{best.name} (smoothing {best.smooth_sigma:g}) told defects from good parts best for its "
                      f"scoring cost, among {len(report.results)} settings tried")
+    report.reason += "".join(f" ({text})" for variant, text in _VARIANT_TEXT.items() if variant in best.name)
     if report.pruned:
         report.reason += "; not tried: " + ", ".join(report.pruned)
     if final:
