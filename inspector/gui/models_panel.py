@@ -7,9 +7,9 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont
-from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QGroupBox, QHBoxLayout, QHeaderView, QLabel,
-                               QMessageBox, QPushButton, QSplitter, QTableWidget, QTableWidgetItem, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QFrame, QGroupBox, QHBoxLayout, QHeaderView,
+                               QLabel, QMessageBox, QPushButton, QScrollArea, QSplitter, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout, QWidget)
 
 from inspector.core.anomaly.records import operating_point_text, supervised_text
 from inspector.core.decision import cutoff_of, describe
@@ -84,7 +84,14 @@ class ModelsPanel(QWidget):
         self.details.setMinimumWidth(300)
         self.confusion = ConfusionMatrix()
         self.comparison = ClassComparison(first="this", second="active")
-        dv.addWidget(self.details, 2)
+        # a long fit report (the auto search's reason, expected catch per kind) scrolls instead of being cut off
+        scroll = QScrollArea()
+        scroll.setWidget(self.details)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(320)
+        dv.addWidget(scroll, 2)
         dv.addWidget(self.confusion, 2)
         dv.addWidget(self.comparison, 3)
         split = QSplitter(Qt.Orientation.Vertical)
