@@ -45,7 +45,7 @@ class AnomalyConfig:
     # always framed alike: a scratch that looks like an edge elsewhere still stands out). 1.0 makes a move
     # across the whole part cost about the spread of the features.
     position_weight: float = 0.0
-    # Mirror the part's own pixels around it (MIRROR_PX) before the backbone and cut them from the map again:
+    # Mirror the part's own pixels around it (mirror_px) before the backbone and cut them from the map again:
     # patches on the border then see image content, not the network's zero padding. On crops of a larger
     # surface (machined strips) the border patches were the good parts' highest scores; on whole objects
     # whose outline ends at the border (Magnetic Tile) it cost AUROC. The auto search decides.
@@ -195,14 +195,15 @@ class AnomalyModel:
 
     def features(self, img: np.ndarray) -> list[np.ndarray]:
         """Per scale: the extractor's D×h×w patch features."""
-        if not self.cfg.mirror_edges:
-            return [self.runner(resize_for_scale(img, s)) for s in self.scales]
-        px = mirror_px(self.cfg.grid)
+        px = mirror_px(self.cfg.grid) if self.cfg.mirror_edges else 0
         c = px // self.cfg.grid
         out = []
         for s in self.scales:
-            x = cv2.copyMakeBorder(resize_for_scale(img, s), px, px, px, px, cv2.BORDER_REFLECT_101)
-            out.append(np.ascontiguousarray(self.runner(x)[:, c:-c, c:-c]))
+            x = resize_for_scale(img, s)
+            if px:
+                x = cv2.copyMakeBorder(x, px, px, px, px, cv2.BORDER_REFLECT_101)
+            f = self.runner(x)
+            out.append(np.ascontiguousarray(f[:, c:-c, c:-c]) if c else f)
         return out
 
     def patches(self, img: np.ndarray, feats: list[np.ndarray] | None = None) -> list[tuple[torch.Tensor, tuple[int, int]]]:
