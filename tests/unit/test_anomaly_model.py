@@ -131,3 +131,12 @@ def test_mirrored_edges_keep_the_grid_and_still_find_a_defect_on_the_border(line
     assert r.flagged and r.peak[0] < 24 and 40 <= r.peak[1] <= 80
     assert r.map.shape == part.shape[:2]
     assert sum(m.score(line.part(300 + i, "good").image).flagged for i in range(20)) <= 2
+
+
+def test_mirror_edges_must_be_a_yes_or_no():
+    from inspector.core.anomaly.model import AnomalyConfig
+    from inspector.core.errors import ConfigError
+
+    assert AnomalyConfig.from_dict({"mirror_edges": True}).mirror_edges is True
+    with pytest.raises(ConfigError, match="mirror_edges 'false' must be true or false"):
+        AnomalyConfig.from_dict({"mirror_edges": "false"})

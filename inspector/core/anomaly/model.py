@@ -65,6 +65,8 @@ class AnomalyConfig:
             raise ConfigError(f"smooth_sigma {self.smooth_sigma} must be 0 or more")
         if self.position_weight < 0:
             raise ConfigError(f"position_weight {self.position_weight} must be 0 or more")
+        if not isinstance(self.mirror_edges, bool):  # "false" from a hand-written JSON would read as on
+            raise ConfigError(f"mirror_edges {self.mirror_edges!r} must be true or false")
 
     def to_dict(self) -> dict:
         d = asdict(self)
