@@ -85,6 +85,27 @@ def test_the_cost_penalty_is_for_the_first_doubling():
     assert _choose([res("texture@216", 0.85), res("texture@960", 0.885), res("texture@1250", 0.885)]).name == "texture@960"
 
 
+def test_the_place_baseline_is_decided_for_the_chosen_settings_alone():
+    from inspector.core.anomaly.autoconfig import PLACES, _with_places
+
+    by = {c.name: c for c in candidates(1250)}
+
+    def res(name, objective):
+        base = name.removesuffix(PLACES)
+        return CandidateResult(name, dict(by[base].settings, **({"place_baseline": True} if name != base else {})),
+                               1.0, 0.5, None, objective, objective, by[base].cost, 1.0, 1.0)
+
+    results = [res("texture@216", 0.67), res("texture@216+places", 0.72), res("detail@216", 0.60),
+               res("detail@216+places", 0.78)]
+    # the settings are chosen without it (detail's larger gain with it does not make detail the leader) ...
+    lead = _choose(results)
+    assert lead.name == "texture@216"
+    # ... and the leader keeps it when it judged better by more than the margin
+    chosen = _with_places(results, lead)
+    assert chosen.name == "texture@216+places" and chosen.settings["place_baseline"] is True
+    assert _with_places([res("texture@216", 0.67), res("texture@216+places", 0.672)], lead).name == "texture@216"
+
+
 def test_too_few_good_parts_fall_back_to_fixed_settings_and_say_why():
     imgs = [np.full((64, 64, 3), 100, np.uint8)] * (MIN_GOOD - 1)
     cfg, report = search(imgs, [(64, 64)] * len(imgs))
@@ -195,11 +216,14 @@ def auto_project(tmp_path_factory):
 def test_auto_fit_judges_candidates_and_stores_its_report(auto_project):
     p, line, out = auto_project
     rep = out.auto
-    assert rep is not None and rep.chosen.removesuffix("+mirror").removesuffix("+position") in {c.name for c in candidates(96)}
-    # two candidates, the leader with positions and the leader of then with mirrored edges, × three smoothings
-    assert len(rep.results) == 4 * 3
-    assert sum(r.name.endswith("+position") for r in rep.results) == 3
-    assert sum(r.name.endswith("+mirror") for r in rep.results) == 3
+    base = rep.chosen.removesuffix("+places").removesuffix("+mirror").removesuffix("+position")
+    assert rep is not None and base in {c.name for c in candidates(96)}
+    # two candidates, the leader with positions and the leader of then with mirrored edges, each judged as it
+    # is and with the place baseline (13 held-out parts), × three smoothings
+    assert len(rep.results) == 4 * 2 * 3
+    assert sum(r.name.removesuffix("+places").endswith("+position") for r in rep.results) == 6
+    assert sum(r.name.removesuffix("+places").endswith("+mirror") for r in rep.results) == 6
+    assert sum(r.name.endswith("+places") and r.settings["place_baseline"] is True for r in rep.results) == 12
     assert rep.real_defects == 6 and rep.best.real_catch is not None
     assert rep.synthetic > 0 and 0.0 <= rep.best.catch <= 1.0
     assert not rep.over_budget and rep.budget_s >= 180 and 0 < rep.final_fit_s < rep.budget_s

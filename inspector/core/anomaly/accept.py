@@ -145,7 +145,7 @@ def _copy(model: AnomalyModel) -> AnomalyModel:
                      basis=model.basis.numpy(), bank=model.bank.clone(), bank_ids=model.bank_ids.clone(),
                      coverage=model.coverage, runner=model.runner, onnx=model.onnx,
                      calibration=model.calibration, ignore_mask=model.ignore_mask, info=dict(model.info),
-                     head=model.head, pos_scale=model.pos_scale)
+                     head=model.head, pos_scale=model.pos_scale, baseline=model.baseline)
     return m
 
 

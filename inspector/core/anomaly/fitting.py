@@ -83,7 +83,7 @@ def fit_good_parts(train, sizes, val, *, preset_name: str = "auto", config: Anom
                         progress=progress, cancel=cancel)
         if head is not None:
             model.info["supervised"] = {k: head[k] for k in ("weight", "cv", "defects")}
-    scores, model.loo_raw = [], {}
+    cells, scored = [], []
     for n, i in enumerate(loo):
         if cancel is not None:
             cancel.check()
@@ -95,10 +95,12 @@ def fit_good_parts(train, sizes, val, *, preset_name: str = "auto", config: Anom
             except ImageDecodeError:
                 continue  # fit_model has listed it
             hw, feats = img.shape[:2], model.features(img)
-        scores.append(model.score_features(feats, hw, exclude=i).raw)
-        model.loo_raw[i] = scores[-1]
+        cells.append((model.cell_scores(model.patches(None, feats), exclude=i), hw))
+        scored.append(i)
         progress(StageProgress("setting the threshold", n + 1, len(loo)))
     model.kept = {}
+    scores = model.score_good_cells(cells)  # also sets the place baseline when the settings ask for one
+    model.loo_raw = dict(zip(scored, scores))
     n_val = sum(1 for i in val_idx if i < len(pool))
     source = (f"{len(scores)} good parts scored leave-one-out ({n_val} validation, {len(train_loo)} training), "
               "each against the bank without its own patches")

@@ -87,6 +87,7 @@ def model_config(model: AnomalyModel) -> dict:
         "calibration": model.calibration.to_dict() if model.calibration is not None else None,
         "ignore_mask": model.ignore_mask is not None,
         "head": model.head,
+        "baseline": list(model.baseline.shape) if model.baseline is not None else None,
         "info": model.info,
     }
 
@@ -96,8 +97,11 @@ def model_writers(model: AnomalyModel) -> dict:
         raise ModelError("this anomaly model has no ONNX feature graph to save — refit it")
 
     def bank(p: Path) -> None:
-        save_file({"bank": model.bank.contiguous(), "bank_ids": model.bank_ids.contiguous(),
-                   "mean": model.mean.contiguous(), "basis": model.basis.contiguous()}, str(p))
+        tensors = {"bank": model.bank.contiguous(), "bank_ids": model.bank_ids.contiguous(),
+                   "mean": model.mean.contiguous(), "basis": model.basis.contiguous()}
+        if model.baseline is not None:
+            tensors["baseline"] = torch.from_numpy(model.baseline).contiguous()
+        save_file(tensors, str(p))
 
     writers = {BANK_FILE: bank, ONNX_FILE: lambda p: Path(p).write_bytes(model.onnx)}
     if model.ignore_mask is not None:
@@ -143,6 +147,7 @@ def load_model_dir(path: str | Path, config: dict, backend: str = "auto", thread
     try:
         tensors = load_file(str(path / BANK_FILE))
         bank, ids, mean, basis = (tensors[k] for k in ("bank", "bank_ids", "mean", "basis"))
+        baseline = tensors["baseline"] if config.get("baseline") else None
     except Exception as e:  # header damage, truncation or a missing tensor all mean: unusable
         raise ModelError(f"model {name}: {BANK_FILE} is unreadable ({str(e).splitlines()[0][:160]}) — "
                          "refit the anomaly model or roll back") from None
@@ -150,7 +155,9 @@ def load_model_dir(path: str | Path, config: dict, backend: str = "auto", thread
     if (tuple(bank.shape) != (b["entries"], b["dim"]) or mean.shape[0] != b["feature_dim"]
             or tuple(basis.shape) != (b["feature_dim"], b["dim"] - (2 if config.get("pos_scale") else 0))
             or ids.shape[0] != b["entries"]
-            or not torch.isfinite(bank).all()):
+            or not torch.isfinite(bank).all()
+            or (baseline is not None and (list(baseline.shape) != list(config["baseline"])
+                                          or not torch.isfinite(baseline).all()))):
         raise ModelError(f"model {name}: {BANK_FILE} does not match its config.json (bank {tuple(bank.shape)}) — "
                          "refit the anomaly model or roll back")
     cfg = AnomalyConfig.from_dict(config["anomaly"])
@@ -171,6 +178,7 @@ def load_model_dir(path: str | Path, config: dict, backend: str = "auto", thread
     model = AnomalyModel(cfg, scales=config["scales"], ref_side=config["ref_side"], mean=mean.numpy(),
                          basis=basis.numpy(), bank=bank, bank_ids=ids, coverage=config["coverage"], runner=runner,
                          onnx=onnx, calibration=cal, ignore_mask=mask, info=config.get("info"),
-                         head=config.get("head"), pos_scale=config.get("pos_scale", 0.0))
+                         head=config.get("head"), pos_scale=config.get("pos_scale", 0.0),
+                         baseline=baseline.numpy() if baseline is not None else None)
     model.version = name
     return model
