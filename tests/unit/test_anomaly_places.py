@@ -3,7 +3,8 @@ parts score there. Its leave-one-out form, a fit that uses it, and a saved model
 import numpy as np
 import pytest
 
-from inspector.core.anomaly.model import fit_model, place_baseline, place_baselines_without_each, preset
+from inspector.core.anomaly.model import fit_model, preset
+from inspector.core.anomaly.places import place_baseline, place_baselines_without_each
 from inspector.core.anomaly.threshold import auroc, calibrate
 from inspector.core.synth import SyntheticLine
 

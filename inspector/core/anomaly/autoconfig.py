@@ -19,8 +19,8 @@ from dataclasses import asdict, dataclass, field, replace
 import cv2
 import numpy as np
 
-from inspector.core.anomaly.model import (MIN_PLACE_MAPS, AnomalyConfig, AnomalyModel, _rgb, fit_model, load_source,
-                                          mirror_px, place_baseline, place_baselines_without_each)
+from inspector.core.anomaly.model import AnomalyConfig, AnomalyModel, _rgb, fit_model, load_source, mirror_px
+from inspector.core.anomaly.places import MIN_PLACE_MAPS, place_baseline, place_baselines_without_each
 from inspector.core.anomaly.synthetic_defects import KINDS, SIZES, defect_plan, draw_defect
 from inspector.core.anomaly.threshold import auroc, calibrate
 from inspector.core.decision import wilson  # noqa: F401 - re-exported for the benches
