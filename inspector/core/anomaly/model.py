@@ -279,12 +279,12 @@ class AnomalyModel:
     def finish_map(self, cells: np.ndarray, image_hw: tuple[int, int],
                    baseline: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
         """cell_scores less the place baseline, ignored cells filled, smoothed; and the ignored cells."""
-        acc = cells - fit_grid(baseline, cells.shape) if baseline is not None else cells.copy()
+        acc = cells - fit_grid(baseline, cells.shape) if baseline is not None else cells  # cells stay as they are
         ignored = self.cell_mask(acc.shape, image_hw)
         if ignored is not None and ignored.any():
             # Ignored cells take the typical level of the rest before smoothing, so a defect under the
             # mask cannot leak into its neighbours through the blur.
-            acc[ignored] = float(np.median(acc[~ignored])) if (~ignored).any() else 0.0
+            acc = np.where(ignored, np.float32(np.median(acc[~ignored])) if (~ignored).any() else np.float32(0.0), acc)
         if self.cfg.smooth_sigma > 0:
             acc = cv2.GaussianBlur(acc, (0, 0), self.cfg.smooth_sigma)
         return acc, ignored
