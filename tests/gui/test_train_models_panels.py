@@ -22,8 +22,8 @@ def test_training_shows_curves_then_results_and_activates(window, qtbot):
     panel = window.train_panel
     window.show_panel("train")
     panel.advanced.setChecked(True)
-    panel.arch.setCurrentText("cnn")
-    panel.epochs.setValue(3)
+    panel.advanced.arch.setCurrentText("cnn")
+    panel.advanced.epochs.setValue(3)
     cfg = panel.config()
     assert (cfg.arch, cfg.mode, cfg.epochs) == ("cnn", "scratch", 3)
     with qtbot.waitSignal(panel.training_changed, timeout=5000):
@@ -91,21 +91,21 @@ def test_advanced_training_options_and_warm_start(window, qtbot):
     panel = window.train_panel
     window.show_panel("train")
     panel.advanced.setChecked(True)
-    assert panel.standardize.currentData() == "fixed"  # the Fast preset's
-    assert [panel.standardize.itemData(i) for i in range(panel.standardize.count())] == ["fixed", "dataset", "none"]
-    assert not panel.momentum.isEnabled()  # Adam has no momentum setting
-    panel.optimizer.setCurrentText("nesterov")
-    assert panel.momentum.isEnabled() and panel.momentum.value() == 0.9
-    panel.momentum.setValue(0.8)
-    panel.standardize.setCurrentIndex(panel.standardize.findData("dataset"))
+    assert panel.advanced.standardize.currentData() == "fixed"  # the Fast preset's
+    assert [panel.advanced.standardize.itemData(i) for i in range(panel.advanced.standardize.count())] == ["fixed", "dataset", "none"]
+    assert not panel.advanced.momentum.isEnabled()  # Adam has no momentum setting
+    panel.advanced.optimizer.setCurrentText("nesterov")
+    assert panel.advanced.momentum.isEnabled() and panel.advanced.momentum.value() == 0.9
+    panel.advanced.momentum.setValue(0.8)
+    panel.advanced.standardize.setCurrentIndex(panel.advanced.standardize.findData("dataset"))
     cfg = panel.config()
     assert (cfg.optimizer, cfg.momentum, cfg.standardize) == ("nesterov", 0.8, "dataset")
-    panel.optimizer.setCurrentText("rmsprop")
-    assert panel.momentum.value() == 0.0 and effective_momentum(panel.config()) == 0.0
-    panel.optimizer.setCurrentText("adam")
-    assert not panel.momentum.isEnabled() and panel.config().momentum is None
-    assert panel.local.isEnabled() and panel.config().local_evidence == "auto"  # Fast's fine-defect setting
-    panel.local.setCurrentIndex(panel.local.findData("off"))
+    panel.advanced.optimizer.setCurrentText("rmsprop")
+    assert panel.advanced.momentum.value() == 0.0 and effective_momentum(panel.config()) == 0.0
+    panel.advanced.optimizer.setCurrentText("adam")
+    assert not panel.advanced.momentum.isEnabled() and panel.config().momentum is None
+    assert panel.advanced.local.isEnabled() and panel.config().local_evidence == "auto"  # Fast's fine-defect setting
+    panel.advanced.local.setCurrentIndex(panel.advanced.local.findData("off"))
     assert panel.config().local_evidence == "off"
     assert image_is_not_blank(shot(panel, "train_advanced"))
 
@@ -113,8 +113,8 @@ def test_advanced_training_options_and_warm_start(window, qtbot):
     assert panel.warm_from() is None  # unticked: a fresh start
     panel.warm.setChecked(True)
     assert panel.warm_from() == "v1"
-    panel.epochs.setValue(2)
-    panel.standardize.setCurrentIndex(panel.standardize.findData("fixed"))  # v1 was trained with the fixed inputs
+    panel.advanced.epochs.setValue(2)
+    panel.advanced.standardize.setCurrentIndex(panel.advanced.standardize.findData("fixed"))  # v1 was trained with the fixed inputs
     with qtbot.waitSignal(panel.training_changed, timeout=5000):
         panel.train_btn.click()
     qtbot.waitUntil(lambda: panel.summary is not None and not panel.training, timeout=120_000)
@@ -124,7 +124,7 @@ def test_advanced_training_options_and_warm_start(window, qtbot):
     assert window.session.registry.get(panel.summary.version).parent == "v1"
 
     # Another network cannot continue from v1 (an effnet-lite0): one line says so, nothing is saved.
-    panel.arch.setCurrentText("mlp")
+    panel.advanced.arch.setCurrentText("mlp")
     versions = len(window.session.registry.list())
     with qtbot.waitSignal(panel.training_changed, timeout=5000):
         panel.train_btn.click()
