@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, Q
 from inspector.core import accounts
 from inspector.core.errors import InspectorError
 from inspector.core.live import credentials
-from inspector.core.live.pipeline import NOT_INSPECTED_SETTING
+from inspector.core.live.config import NOT_INSPECTED_SETTING
 from inspector.core.live.roi import Roi
 from inspector.core.live.station_config import load_views
 from inspector.core.live.sources import redact

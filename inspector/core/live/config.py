@@ -3,10 +3,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from inspector.core.errors import ConfigError
+from inspector.core.live.frames import NOT_INSPECTED_AS
 from inspector.core.live.review import ReviewPolicy
 from inspector.core.live.roi import Roi
 from inspector.core.live.sources import Source
 from inspector.core.live.triggers import Trigger
+
+NOT_INSPECTED_SETTING = "live.not_inspected_as"  # project meta: how parts not inspected count (not_ok | ok)
 
 
 @dataclass
@@ -35,3 +39,13 @@ class LiveConfig:
     # who runs the line, recorded on the run and on every verdict (the account, or the computer's user
     # without accounts); None = the project's logged-in actor, else the computer's user
     user: str | None = None
+
+
+def parse_not_inspected_as(value: str) -> str:
+    """not_ok / ng / rejected → "not_ok"; ok / good / accepted → "ok"."""
+    v = str(value).strip().lower()
+    if v in ("not_ok", "ng", "nok", "not-ok", "reject", "rejected"):
+        return NOT_INSPECTED_AS[0]
+    if v in ("ok", "good", "accept", "accepted"):
+        return NOT_INSPECTED_AS[1]
+    raise ConfigError(f"a part that was not inspected counts as {value!r}? — use ng (the default, fail closed) or ok")

@@ -6,18 +6,19 @@ import threading
 import time
 from collections.abc import Callable
 
-from inspector.core import audit
-from inspector.core.errors import ConfigError, InspectorError, ModelError
-from inspector.core.live.config import LiveConfig
 import numpy as np
 
-from inspector.core.live.frames import (CORRUPT_FRAME, FAILED, FINISHED, IDLE, INFERENCE_ERROR, NO_MODEL,
-                                        NOT_INSPECTED_AS, QUEUE_FULL, RECONNECTING, RUNNING, STALLED, STARTING,
-                                        STOPPED, WARMING_UP, Frame, InspectionResult, PipelineEvent, Verdict)
+from inspector.core import audit
+from inspector.core.errors import ConfigError, InspectorError
+from inspector.core.live.config import NOT_INSPECTED_SETTING, LiveConfig, parse_not_inspected_as
+from inspector.core.live.frames import (CORRUPT_FRAME, FAILED, FINISHED, IDLE, INFERENCE_ERROR, NO_MODEL, QUEUE_FULL,
+                                        RECONNECTING, RUNNING, STALLED, STARTING, STOPPED, WARMING_UP, Frame,
+                                        InspectionResult, PipelineEvent, Verdict)
 from inspector.core.live.latest import FrameBuffer
+from inspector.core.live.model_slot import ModelSlot
+from inspector.core.live.pacing import ReadPacer
 from inspector.core.live.recorder import Recorder
 from inspector.core.live.roi import Roi
-from inspector.core.live.runners import ModelRunner, load_runner
 from inspector.core.live.sources import CorruptFrame, SourceEnded, SourceStalled, open_source
 from inspector.core.live.stats import Counters, LiveStats, snapshot
 from inspector.core.live.triggers import parse_trigger
@@ -50,6 +51,7 @@ class LivePipeline:
         self.part_ids = _part_ids(config.part_id, self._event)
         self.roi = Roi.parse(config.roi)
         self.registry = ModelRegistry(project)
+        self._model = ModelSlot(self.registry, config, self._event, self._count_error)
         self.on_result, self.on_event = on_result, on_event
         if self.source.live:  # newest frame only; triggered parts may queue a little
             every_frame = self.trigger_mode.name == "free"
@@ -71,9 +73,6 @@ class LivePipeline:
         self._done = threading.Event()
         self._done_inferring = threading.Event()
         self._manual = 0  # software trigger requests not served yet (under _lock)
-        self._runner: ModelRunner | None = None
-        self._pending: ModelRunner | None = None
-        self._target: str | None = None
         self._recorder: Recorder | None = None
         self._started_audited = False  # a line.start row was written: line.stop follows it
         self._threads: list[threading.Thread] = []
@@ -82,9 +81,7 @@ class LivePipeline:
         self._frame_no = 0  # frames off the source, corrupt ones included: the frame ids
         self._last_frame = 0.0  # monotonic time of the last frame (or of opening): stall detection
         self._stalled = False
-        self._infer_ema = 0.0  # seconds per inference call, smoothed
-        self._read_ema = 0.0  # seconds per source read, smoothed
-        self._lead = 0.002  # how early a waiting source is read before the model needs the frame
+        self._pacer = ReadPacer()
 
     # -- public API ------------------------------------------------------------------------------
     @property
@@ -93,15 +90,15 @@ class LivePipeline:
 
     @property
     def model_version(self) -> str | None:
-        return self._runner.version if self._runner else None
+        return self._model.version
 
     @property
     def target_version(self) -> str | None:
         """The model version this line runs or is loading (known once started)."""
-        return self._target
+        return self._model.target
 
     def stats(self) -> LiveStats:
-        r = self._runner
+        r = self._model.runner
         return snapshot(self.stats_, state=self._state, model_version=r.version if r else None,
                         backend=r.backend if r else None, dropped=self.buffer.dropped + self.source.dropped,
                         recorder=self._recorder, not_inspected_as=self.not_inspected_as)
@@ -111,7 +108,7 @@ class LivePipeline:
         open the source on background threads; returns immediately."""
         if self._state != IDLE:
             raise ConfigError("this pipeline was already started — make a new LivePipeline for another run")
-        self._target = self._resolve_version()
+        self._model.resolve()
         self._open_recorder()
         self._audit_start()
         self._set_state(STARTING)
@@ -154,29 +151,26 @@ class LivePipeline:
     def swap_model(self, version: str) -> None:
         """Load `version` in the background and switch between two batches once it is warmed up;
         frames keep flowing through the current model meanwhile. On failure the current one stays."""
-        if self._runner is None and not self._threads:  # not started yet: just run this one
+        if self._model.runner is None and not self._threads:  # not started yet: just run this one
             self.config.model = version
             return
-        with self._lock:
-            self._target = version
-        self._event("model_loading", f"loading model {version}")
-        threading.Thread(target=self._load_in_background, args=(version,), name="live-load", daemon=True).start()
+        self._model.request(version)
 
     def step(self, timeout: float = 1.0) -> InspectionResult | None:
         """Without threads: read one frame in the calling thread and inspect it if the trigger fires.
         Source errors are raised here. Call close() when done."""
         if self._threads:
             raise ConfigError("step() is for a pipeline that was not started — stop() it or make a new one")
-        if self._runner is None:
-            self._target = self._resolve_version()
+        if self._model.runner is None:
+            self._model.resolve()
             self._open_recorder()
             self._audit_start()
-            self._runner = self._load(self._target)
+            self._model.load_target()
         if not self._opened:
             self.source.open()
             self._opened = True
             self._set_state(RUNNING)
-        self._swap_if_ready()
+        self._model.swap_if_ready()
         frame = self._read_frame(timeout)
         if frame is None or not self._fires(frame):
             return None
@@ -221,7 +215,7 @@ class LivePipeline:
 
     def _audit_start(self) -> None:
         self._started_audited = True
-        self._audit("line.start", {"trigger": str(self.trigger_mode), "model": self._target,
+        self._audit("line.start", {"trigger": str(self.trigger_mode), "model": self._model.target,
                                    "recorded": self.config.record})
 
     def _set_state(self, state: str, message: str = "") -> None:
@@ -239,60 +233,20 @@ class LivePipeline:
         self._stop.set()
         self.buffer.close()
 
-    # -- model ------------------------------------------------------------------------------------
-    def _resolve_version(self) -> str:
-        if self.config.model:
-            return self.registry.get(self.config.model).version
-        mv = self._line_model()
-        if mv is None:
-            raise ModelError("no active model in this project — train one (`inspector train`) or pass --model")
-        return mv.version
-
-    def _line_model(self):
-        if self.config.model_kind:
-            return self.registry.active(self.config.model_kind)
-        v = self.registry.line_version()
-        return self.registry.get(v) if v else None
-
-    def _load(self, version: str) -> ModelRunner:
-        runner = load_runner(self.registry, version, self.config.backend, self.config.threads)
-        runner.warm_up(self.config.max_batch)
-        return runner
-
-    def _load_in_background(self, version: str) -> None:
-        try:
-            runner = self._load(version)
-        except Exception as e:  # noqa: BLE001 - any load failure keeps the running model
-            self.stats_.errors += 1
-            self._event("model_error", f"model {version} cannot be used ({e}) — still running {self.model_version}")
-            return
-        with self._lock:
-            if self._target != version:  # a newer request came in meanwhile
-                runner.close()
-                return
-            old, self._pending = self._pending, runner
-        if old is not None:
-            old.close()
-
-    def _swap_if_ready(self) -> None:
-        with self._lock:
-            new, self._pending = self._pending, None
-        if new is not None:
-            old, self._runner = self._runner, new
-            if old is not None:
-                old.close()
-            self._event("model_swapped", f"now inspecting with model {new.version} ({new.backend})")
+    def _count_error(self) -> None:
+        self.stats_.errors += 1
 
     # -- the three threads -------------------------------------------------------------------------
     def _infer_loop(self) -> None:
         try:
-            self._set_state(WARMING_UP, f"loading and warming up model {self._target}")
-            self._runner = self._load(self._target)
+            self._set_state(WARMING_UP, f"loading and warming up model {self._model.target}")
+            self._model.load_target()
             self._ready.set()
             while True:
                 batch = self.buffer.take(self.config.max_batch, timeout=0.1)
-                self._swap_if_ready()  # between batches: a model is used only once fully loaded
-                self._adapt_lead()
+                self._model.swap_if_ready()  # between batches: a model is used only once fully loaded
+                if not self.source.live:
+                    self._pacer.adapt(self.buffer)
                 if not batch:
                     if self.buffer.closed and not len(self.buffer):
                         break
@@ -300,7 +254,7 @@ class LivePipeline:
                 try:
                     t0 = time.perf_counter()
                     results = self._inspect(batch)
-                    self._infer_ema = _ema(self._infer_ema, time.perf_counter() - t0)
+                    self._pacer.inferred(time.perf_counter() - t0)
                 except ConfigError:
                     for f in batch:
                         self._not_inspected(f, INFERENCE_ERROR)
@@ -324,7 +278,7 @@ class LivePipeline:
             # frames still waiting when inference ended on an error: no model will decide them
             left = self.buffer.take(len(self.buffer) + 1, timeout=0) if len(self.buffer) else []
             for f in left:
-                self._not_inspected(f, NO_MODEL if self._runner is None else INFERENCE_ERROR)
+                self._not_inspected(f, NO_MODEL if self._model.runner is None else INFERENCE_ERROR)
             # the capture thread may still log a corrupt part: let it finish (its reads time out)
             capture = next((t for t in self._threads if t.name == "live-capture"), None)
             if capture is not None and capture is not threading.current_thread() and capture.ident is not None:
@@ -363,12 +317,12 @@ class LivePipeline:
                 if not self.source.live:
                     if not self.buffer.wait_room(0.1):
                         continue
-                    self._wait_until_needed()
+                    self._pacer.wait_until_needed(self.buffer, self._stop)
                 try:
                     t_read = time.perf_counter()
                     frame = self._read_frame(0.2)
                     if frame is not None:
-                        self._read_ema = _ema(self._read_ema, time.perf_counter() - t_read)
+                        self._pacer.read(time.perf_counter() - t_read)
                 except SourceEnded:
                     self._event("source_ended", f"{self.source.name} has no more frames")
                     break
@@ -424,28 +378,6 @@ class LivePipeline:
         finally:
             final = FAILED if self.error else (STOPPED if self._stop_asked else FINISHED)
             self._finish(final)
-
-    def _wait_until_needed(self) -> None:
-        """A source that waits for us (file, full-speed synthetic) is read just in time: when the frame
-        being inferred is about to finish, not as soon as it was taken. The frame is then fresh when
-        its turn comes (frame-to-verdict ≈ read + inference, not two inferences), and the model is
-        never kept waiting, since the read starts a margin early."""
-        if self.buffer.capacity != 1 or not self._infer_ema:
-            return
-        due = self.buffer.last_take + self._infer_ema - self._read_ema - self._lead
-        delay = due - time.perf_counter()
-        if delay > 0:
-            self._stop.wait(min(delay, 1.0))
-
-    def _adapt_lead(self) -> None:
-        """The read lead follows how late frames were: the model waited → read earlier (a busy PC
-        wakes the reader late); it did not → creep back, keeping frames fresh."""
-        if self.source.live or self.buffer.capacity != 1:
-            return
-        if self.buffer.last_wait > 0.0005:
-            self._lead = min(self._lead + 0.5 * self.buffer.last_wait, self._infer_ema)
-        else:
-            self._lead = max(0.002, self._lead * 0.9)
 
     # -- steps shared by the threads and step() -----------------------------------------------------
     def _read_frame(self, timeout: float) -> Frame | None:
@@ -506,7 +438,7 @@ class LivePipeline:
     def _inspect(self, batch: list[Frame]) -> list[InspectionResult]:
         rois = [self.roi.clip(f.image.shape) if self.roi else None for f in batch]
         crops = [f.image if r is None else f.image[r[1]:r[1] + r[3], r[0]:r[0] + r[2]] for f, r in zip(batch, rois)]
-        runner = self._runner
+        runner = self._model.runner
         t0 = time.perf_counter()
         verdicts = runner.infer(crops)
         t1 = time.perf_counter()
@@ -518,7 +450,7 @@ class LivePipeline:
     def _not_inspected(self, frame: Frame, reason: str) -> InspectionResult:
         """Fail closed: a triggered part no model decided still gets its verdict (counted as the project
         says, NG by default), its result row and its count."""
-        r = self._runner
+        r = self._model.runner
         verdict = Verdict.not_inspected_as(reason, self.not_inspected_as, r.version if r else None)
         now = time.perf_counter()
         result = InspectionResult(frame, None, verdict, 0.0, (now - frame.t) * 1000, 0, user=self.user)
@@ -549,10 +481,10 @@ class LivePipeline:
 
     def _watch_active(self) -> None:
         try:
-            mv = self._line_model()
+            mv = self._model.line_model()
         except Exception:  # noqa: BLE001 - the project is busy: look again next time
             return
-        if mv is not None and mv.version != self._target:
+        if mv is not None and mv.version != self._model.target:
             self.swap_model(mv.version)
 
     def _open_recorder(self) -> None:
@@ -565,9 +497,7 @@ class LivePipeline:
         if self._done.is_set():
             return
         summary = self.stats()
-        for runner in (self._runner, self._pending):
-            if runner is not None:
-                runner.close()  # frees the session; version and backend stay readable
+        self._model.close()
         self._set_state(final, str(self.error) if self.error else final)
         if self._started_audited:
             self._audit("line.stop", {"state": final, **{k: getattr(summary, k) for k in (
@@ -577,18 +507,7 @@ class LivePipeline:
         self._done.set()
 
 
-NOT_INSPECTED_SETTING = "live.not_inspected_as"  # project meta: how parts not inspected count (not_ok | ok)
 _EMPTY = np.zeros((0, 0, 3), np.uint8)
-
-
-def parse_not_inspected_as(value: str) -> str:
-    """not_ok / ng / rejected → "not_ok"; ok / good / accepted → "ok"."""
-    v = str(value).strip().lower()
-    if v in ("not_ok", "ng", "nok", "not-ok", "reject", "rejected"):
-        return NOT_INSPECTED_AS[0]
-    if v in ("ok", "good", "accept", "accepted"):
-        return NOT_INSPECTED_AS[1]
-    raise ConfigError(f"a part that was not inspected counts as {value!r}? — use ng (the default, fail closed) or ok")
 
 
 def _part_ids(spec: str | None, event):
@@ -600,7 +519,3 @@ def _part_ids(spec: str | None, event):
 
 def _is_corrupt(frame: Frame) -> bool:
     return "corrupt" in frame.meta
-
-
-def _ema(old: float, new: float, k: float = 0.1) -> float:
-    return new if not old else old + k * (new - old)

@@ -27,7 +27,8 @@ from inspector.core.errors import ConfigError, InspectorError
 from inspector.core.live.config import LiveConfig
 from inspector.core.live.frames import (FAILED, FINISHED, IDLE, RECONNECTING, RUNNING, STALLED, STARTING, STOPPED,
                                         WARMING_UP, Frame, InspectionResult, PipelineEvent, Verdict, ViewResult)
-from inspector.core.live.pipeline import NOT_INSPECTED_SETTING, LivePipeline, parse_not_inspected_as
+from inspector.core.live.config import NOT_INSPECTED_SETTING, parse_not_inspected_as
+from inspector.core.live.pipeline import LivePipeline
 from inspector.core.live.recorder import Recorder
 from inspector.core.live.runners import RUNNERS, default_threads
 from inspector.core.live.station_config import ViewConfig, check_views
