@@ -35,6 +35,7 @@ import threading
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,8 +83,11 @@ def train(tmp: Path, n: int) -> Project:
 
 
 def bare(model_path: Path, frames: list[np.ndarray], threads: int | None) -> list[float]:
-    """ms per frame of session.run alone, one frame at a time, on frames already in memory."""
+    """ms per frame of session.run alone, one frame at a time, on frames already in memory (resized
+    beforehand to the model's input, as the pipeline's predictor resizes them)."""
     sess = onnx_session(model_path, threads)
+    h, w = sess.get_inputs()[0].shape[1:3]
+    frames = [f if f.shape[:2] == (h, w) else cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in frames]
     for f in frames[:5]:
         sess.run(["probs"], {"image": f[None]})
     out = []
