@@ -157,8 +157,10 @@ class ImageView(QWidget):
             f2.setPixelSize(max(14, int(bh * 0.3)))
             p.setFont(f2)
             left = margin * 2 + text_w
-            p.drawText(QRectF(left, 0, max(10, self.width() - left - margin), bh),
-                       Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, subtitle)
+            room = max(10, self.width() - left - margin)
+            # Too long for the room beside the verdict: cut at its end with "…", never at its start.
+            subtitle = p.fontMetrics().elidedText(subtitle, Qt.TextElideMode.ElideRight, int(room))
+            p.drawText(QRectF(left, 0, room, bh), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, subtitle)
 
     def _paint_info(self, p: QPainter) -> None:
         if not self._info:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QFont, QFontMetrics, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout,
-                               QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QFrame, QGridLayout, QGroupBox,
+                               QHBoxLayout, QLabel, QLineEdit, QPushButton, QScrollArea, QVBoxLayout, QWidget)
 
 from inspector.core import accounts
 from inspector.core.errors import InspectorError
@@ -177,11 +177,17 @@ class LivePanel(QWidget):
         side.addStretch(1)
         side_w = QWidget()
         side_w.setLayout(side)
-        self._side = side_w
+        # On a short screen (the window's 600-pixel minimum) the column scrolls: squeezed, its form rows
+        # overlapped and could not be read (seen on Xvfb at 1024 × 600).
+        self._side = QScrollArea()
+        self._side.setWidget(side_w)
+        self._side.setWidgetResizable(True)
+        self._side.setFrameShape(QFrame.Shape.NoFrame)
+        self._side.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self._fit_to_font()
         lay = self._lay = QHBoxLayout(self)
         lay.addWidget(self._picture, 1)
-        lay.addWidget(side_w)
+        lay.addWidget(self._side)
 
         for key, fn in (("F5", self.toggle), ("T", self.live.trigger), ("H", self.heatmap.toggle)):
             s = QShortcut(QKeySequence(key), self)
@@ -202,7 +208,9 @@ class LivePanel(QWidget):
         self._update_controls()
 
     def _fit_to_font(self) -> None:
-        self._side.setFixedWidth(max(340, self.fontMetrics().averageCharWidth() * 46))
+        width = max(340, self.fontMetrics().averageCharWidth() * 46)
+        self._side.widget().setFixedWidth(width)  # the column's content fits this width, as before it scrolled
+        self._side.setFixedWidth(width + self._side.verticalScrollBar().sizeHint().width())
 
     def changeEvent(self, event) -> None:  # noqa: N802 - Qt's name
         if event.type() == QEvent.Type.FontChange:

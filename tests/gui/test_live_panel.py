@@ -130,3 +130,22 @@ def test_a_camera_login_is_kept_out_of_settings_and_a_stall_shows_red(window, pr
     assert not any("pa:ss" in x or "pa%3A" in x for x in saved)
     secrets = Path(os.environ["INSPECTOR_CONFIG_DIR"]) / "camera-secrets.json"
     assert "pa:ss@1" in secrets.read_text() and stat.S_IMODE(secrets.stat().st_mode) == 0o600
+
+
+def test_at_the_smallest_window_the_live_column_scrolls_instead_of_squeezing(window, qtbot):
+    # At 1024 × 600 (the window's minimum) the column is taller than the screen: squeezed, its form
+    # rows overlapped and could not be read; now each keeps its height and the column scrolls.
+    window.resize(window.minimumSize())
+    qtbot.wait(50)
+    panel = window.live_panel
+    column = panel._side
+    assert column.verticalScrollBar().maximum() > 0
+    rows = (panel.source_kind, panel.source, panel.trigger_combo, panel.roi, panel.not_inspected_combo,
+            panel.start_btn, panel.trigger_btn)
+    for w in rows:
+        assert w.height() >= w.minimumSizeHint().height(), w
+    tops = [w.mapTo(column.widget(), w.rect().topLeft()).y() for w in rows]
+    bottoms = [t + w.height() for t, w in zip(tops, rows)]
+    assert all(b <= t2 for b, t2 in zip(bottoms[:-2], tops[1:-1]))  # one under the other, no overlap
+    for w in rows:  # and nothing cut at the column's right edge
+        assert w.mapTo(column.widget(), w.rect().topRight()).x() <= column.viewport().width()
