@@ -165,15 +165,17 @@ class LivePanel(QWidget):
         self.status = QLabel("Stopped.")
         self.status.setObjectName("liveStatus")
         self.status.setWordWrap(True)
-        self.status.setMinimumHeight(60)
+        self.status.setMinimumHeight(2 * self.fontMetrics().height() + 4)  # two lines kept; longer ones grow
         self.status.setAlignment(Qt.AlignmentFlag.AlignTop)
 
+        # What a shift uses first (start / stop, the counters, what the line is doing), the setting-up below:
+        # on a 600-pixel panel PC they are in view without scrolling.
         side = QVBoxLayout()
-        side.addWidget(cam)
-        side.addWidget(self.line_box)
         side.addLayout(buttons)
         side.addWidget(shift)
         side.addWidget(self.status)
+        side.addWidget(cam)
+        side.addWidget(self.line_box)
         side.addStretch(1)
         side_w = QWidget()
         side_w.setLayout(side)

@@ -133,19 +133,22 @@ def test_a_camera_login_is_kept_out_of_settings_and_a_stall_shows_red(window, pr
 
 
 def test_at_the_smallest_window_the_live_column_scrolls_instead_of_squeezing(window, qtbot):
-    # At 1024 × 600 (the window's minimum) the column is taller than the screen: squeezed, its form
-    # rows overlapped and could not be read; now each keeps its height and the column scrolls.
+    # At 1024 × 600 (the window's minimum, a common panel PC) the column is taller than the screen: squeezed,
+    # its form rows overlapped and could not be read; now each keeps its height and the column scrolls.
     window.resize(window.minimumSize())
     qtbot.wait(50)
     panel = window.live_panel
     column = panel._side
     assert column.verticalScrollBar().maximum() > 0
-    rows = (panel.source_kind, panel.source, panel.trigger_combo, panel.roi, panel.not_inspected_combo,
-            panel.start_btn, panel.trigger_btn)
+    rows = (panel.start_btn, panel.counter["inspected"], panel.status, panel.source_kind, panel.source,
+            panel.trigger_combo, panel.roi, panel.not_inspected_combo)
     for w in rows:
         assert w.height() >= w.minimumSizeHint().height(), w
     tops = [w.mapTo(column.widget(), w.rect().topLeft()).y() for w in rows]
     bottoms = [t + w.height() for t, w in zip(tops, rows)]
-    assert all(b <= t2 for b, t2 in zip(bottoms[:-2], tops[1:-1]))  # one under the other, no overlap
+    assert all(b <= t2 for b, t2 in zip(bottoms, tops[1:]))  # one under the other, no overlap
     for w in rows:  # and nothing cut at the column's right edge
         assert w.mapTo(column.widget(), w.rect().topRight()).x() <= column.viewport().width()
+    # what a shift needs first is in view without scrolling: start / stop, the counters, the status
+    assert column.verticalScrollBar().value() == 0
+    assert bottoms[2] <= column.viewport().height()
