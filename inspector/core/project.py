@@ -12,7 +12,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from inspector.core import audit as audit_log
-from inspector.core import class_style, imageio, project_db, retention
+from inspector.core import class_style, imageio, project_db, retention, sample_queries
 from inspector.core.errors import ProjectError
 from inspector.core.image_store import quarantine_image_dir, write_file_atomically
 from inspector.core.quarantine import Quarantine
@@ -20,11 +20,6 @@ from inspector.core.project_types import AddResult, AuditEntry, ClassInfo, Recov
 from inspector.core.splits import SPLITS, choose_split, parse_val_fraction
 
 STATUSES = ("unreviewed", "labelled", "discarded")
-_ORDERS = {"id": "s.id", "added_at": "s.added_at", "captured_at": "s.captured_at",
-           "labelled_at": "s.labelled_at", "suggestion_score": "s.suggestion_score"}
-_SAMPLE_SELECT = ("SELECT s.*, l.name AS label_name, g.name AS suggestion_name FROM samples s "
-                  "LEFT JOIN classes l ON l.id = s.label_id LEFT JOIN classes g ON g.id = s.suggestion_id")
-
 
 class Project:
     """Open with Project.open(path) or create with Project.init(path); use as a context manager."""
@@ -404,59 +399,27 @@ class Project:
 
     # -- samples: reading ---------------------------------------------------------------------
     def _require_row(self, sample_id: int) -> sqlite3.Row:
-        row = self.db.execute(_SAMPLE_SELECT + " WHERE s.id = ?", (int(sample_id),)).fetchone()
-        if row is None:
-            raise ProjectError(f"sample #{sample_id} does not exist in this project — it may have been removed")
-        return row
+        return sample_queries.row_by_id(self.db, sample_id)
 
     def sample(self, sample_id: int) -> Sample:
-        return _to_sample(self._require_row(sample_id))
+        return sample_queries.to_sample(self._require_row(sample_id))
 
     def find_by_hash(self, image_hash: str) -> Sample | None:
-        row = self.db.execute(_SAMPLE_SELECT + " WHERE s.image_hash = ?", (image_hash,)).fetchone()
-        return _to_sample(row) if row else None
+        return sample_queries.by_hash(self.db, image_hash)
 
     def samples(self, *, status: str | Iterable[str] | None = None, split: str | Iterable[str] | None = None,
                 label: str | None = None, kind: str | None = None, suggestion: str | None = None,
                 order: str = "id", limit: int | None = None) -> list[Sample]:
         """Filtered samples. order: id, added_at, captured_at, labelled_at or suggestion_score; prefix '-' for
         descending. limit: the first n only (a page: the GUI never reads all of a big project at once)."""
-        where, args = self._sample_filter(status, split, label, kind, suggestion)
-        desc = order.startswith("-")
-        column = _ORDERS.get(order.lstrip("-"))
-        if column is None:
-            raise ProjectError(f"sample order {order!r} is not known — use one of {', '.join(_ORDERS)}")
-        sql = _SAMPLE_SELECT + where
-        sql += f" ORDER BY {column} {'DESC' if desc else 'ASC'}, s.id"
-        if limit is not None:
-            sql += " LIMIT ?"
-            args.append(max(0, int(limit)))
-        return [_to_sample(r) for r in self.db.execute(sql, args)]
+        return sample_queries.select(self.db, status=status, split=split, label=label, kind=kind,
+                                     suggestion=suggestion, order=order, limit=limit)
 
     def count_samples(self, *, status: str | Iterable[str] | None = None, split: str | Iterable[str] | None = None,
                       label: str | None = None, kind: str | None = None, suggestion: str | None = None) -> int:
         """How many samples() would list, without reading them."""
-        where, args = self._sample_filter(status, split, label, kind, suggestion)
-        joins = (" LEFT JOIN classes l ON l.id = s.label_id" if label is not None or kind is not None else "") + \
-                (" LEFT JOIN classes g ON g.id = s.suggestion_id" if suggestion is not None else "")
-        return self.db.execute(f"SELECT COUNT(*) FROM samples s{joins}{where}", args).fetchone()[0]
-
-    @staticmethod
-    def _sample_filter(status, split, label, kind, suggestion) -> tuple[str, list]:
-        where, args = [], []
-        for column, value in (("s.status", status), ("s.split", split)):
-            if value is not None:
-                values = [value] if isinstance(value, str) else list(value)
-                where.append(f"{column} IN ({', '.join('?' * len(values))})")
-                args += values
-        for column, value in (("l.name", label), ("g.name", suggestion)):
-            if value is not None:
-                where.append(f"{column} = ?")
-                args.append(value)
-        if kind is not None:
-            where.append("l.kind = ?")
-            args.append(class_style.check_kind(kind))
-        return (" WHERE " + " AND ".join(where) if where else ""), args
+        return sample_queries.count(self.db, status=status, split=split, label=label, kind=kind,
+                                    suggestion=suggestion)
 
     def image_path(self, sample_or_hash: Sample | str) -> Path:
         """images/ab/<hash>.<ext>. Accepts a Sample, "<hash>.<ext>", or a bare hash of a stored sample."""
@@ -518,8 +481,3 @@ def _require_user(user: str | None) -> str:
         raise ProjectError("a user name is needed for every label and status change — pass who made it")
     return str(user)
 
-
-def _to_sample(r: sqlite3.Row) -> Sample:
-    return Sample(r["id"], r["image_hash"], r["ext"], r["width"], r["height"], r["source"], r["captured_at"],
-                  r["added_at"], r["label_name"], r["labelled_by"], r["labelled_at"], r["status"], r["split"],
-                  r["suggestion_name"], r["suggestion_score"], r["byte_size"])
