@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDialog, QFileDialo
 from inspector.core import audit
 from inspector.core.errors import InspectorError
 from inspector.gui.logs import show_error
+from inspector.gui.screens import fit_to_screen
 
 SHOWN = 2000  # newest rows shown; an export writes every matching row
 KINDS = (("every change", None), ("labels and splits", "sample."), ("golden set", "golden."),
@@ -72,7 +73,7 @@ class AuditView(QDialog):
         v.addLayout(buttons)
         self._fill_users()
         self.refresh()
-        self.resize(1100, 600)
+        fit_to_screen(self, 1100, 600)
 
     def _fill_users(self) -> None:
         self.user.blockSignals(True)

@@ -17,6 +17,7 @@ from inspector.gui.logs import log_path
 from inspector.gui.maintenance import MaintenanceDialog, MaintenanceScheduler
 from inspector.gui.models_panel import ModelsPanel
 from inspector.gui.review_panel import ReviewPanel
+from inspector.gui.screens import fit_to_screen
 from inspector.gui.settings import geometry_settings
 from inspector.gui.station import StationGuard
 from inspector.gui.train_panel import TrainPanel
@@ -164,7 +165,7 @@ class MainWindow(QMainWindow):
         if g is not None:
             self.restoreGeometry(g)
         else:
-            self.resize(1366, 768)
+            fit_to_screen(self, 1366, 768)
 
     def _save_geometry(self) -> None:
         s = geometry_settings()

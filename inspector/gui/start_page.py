@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (QFormLayout, QHBoxLayout, QLabel, QLineEdit, QLis
                                QProgressBar, QPushButton, QVBoxLayout, QWidget)
 
 from inspector.core.progress import BatchProgress, StageProgress
+from inspector.gui.screens import fit_to_screen
 
 
 class StartPage(QWidget):
@@ -20,7 +21,7 @@ class StartPage(QWidget):
         super().__init__(parent)
         self.prefs = prefs
         self.setWindowTitle("Inspector")
-        self.resize(760, 560)
+        fit_to_screen(self, 760, 560)
         title = QLabel("Inspector")
         f = QFont(self.font())
         f.setPointSizeF(f.pointSizeF() * 2.6)

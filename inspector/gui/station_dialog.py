@@ -13,6 +13,7 @@ from inspector.core.errors import InspectorError
 from inspector.core.live.credentials import redact
 from inspector.core.live.station_config import (MODEL_KINDS, ViewConfig, check_source_form, drop_view, load_views,
                                                 put_view, save_views)
+from inspector.gui.screens import fit_to_screen
 
 LINE_MODEL = "line model"  # the model box's text for None: the line's model, followed when it changes
 ERROR_COLOR = "#c62828"
@@ -102,7 +103,7 @@ class StationDialog(QDialog):
         lay.addLayout(form)
         lay.addLayout(row)
         lay.addWidget(self.status)
-        self.resize(720, 440)
+        fit_to_screen(self, 720, 440)
         self._fill()
         self._update_buttons()
 
