@@ -7,6 +7,7 @@ import pytest
 from inspector.core.anomaly.autoconfig import (MIN_GOOD, CandidateResult, _choose, _family_behind, candidates, cost_penalty,
                                               search, trial_s, wilson)
 from inspector.core.anomaly.fitting import fit_project
+from inspector.core.anomaly.trial import Candidate
 from inspector.core.anomaly.synthetic_defects import KINDS, SIZES, defect_plan, draw_defect
 from inspector.core.imageio import encode_png
 from inspector.core.project import Project
@@ -191,6 +192,38 @@ def test_a_variant_of_the_leader_is_timed_from_the_leaders_own_trial(monkeypatch
     assert "texture@432" in {r.name for r in report.results} and report.chosen == "texture@640"
 
 
+def test_the_previous_models_settings_are_judged_again_right_after_the_first_candidate(monkeypatch):
+    import inspector.core.anomaly.autoconfig as autoconfig
+
+    judged = []
+    objective = {"texture@216": 0.80, "detail@216": 0.78, "texture@640+mirror": 0.93, "texture@640": 0.90}
+
+    def judge(cand, *args):  # trials take no time; each reports a time in proportion to its cost
+        judged.append(cand.name)
+        o = objective.get(cand.name, 0.5)
+        return [CandidateResult(cand.name, dict(cand.settings), 1.0, 0.5, None, o, o, cand.cost, 1.0, cand.cost / 1e4)]
+
+    monkeypatch.setattr(autoconfig, "_judge", judge)
+    imgs = [np.zeros((700, 700, 3), np.uint8)] * 12
+    before = Candidate("texture@640+mirror", {"stages": [3, 4, 5], "grid": 16, "long_sides": [640],
+                                              "mirror_edges": True})
+    # a budget that leaves no time for texture@640 itself (it "takes" 41 s): a refit with newly labelled
+    # defects still weighs the settings the line runs today, and keeps them when they judge best
+    _, report = search(imgs, [(700, 700)] * 12, budget_s=30.0, pace=False, previous=("v3", before))
+    assert judged[:2] == ["texture@216", "texture@640+mirror"] and judged.count("texture@640+mirror") == 1
+    assert "texture@640" in report.skipped and report.chosen == "texture@640+mirror"
+    assert "v3's settings (texture@640+mirror) were judged again" in report.reason
+    # the same as the first candidate: judged once; larger than the parts are read at: not judged
+    judged.clear()
+    search(imgs, [(700, 700)] * 12, pace=False, previous=("v3", Candidate("texture@216", {
+        "stages": [3, 4, 5], "grid": 16, "long_sides": [180, 216]})))
+    assert judged.count("texture@216") == 1
+    judged.clear()
+    search(imgs, [(700, 700)] * 12, budget_s=5.0, pace=False, previous=("v3", Candidate("texture@2000", {
+        "stages": [3, 4, 5], "grid": 16, "long_sides": [2000]})))
+    assert "texture@2000" not in judged
+
+
 def test_wilson_interval():
     lo, hi = wilson(8, 10)
     assert 0.44 < lo < 0.5 and 0.94 < hi < 0.97
@@ -232,6 +265,28 @@ def test_auto_fit_judges_candidates_and_stores_its_report(auto_project):
     cfg = ModelRegistry(p).read_config(out.version.version)
     assert cfg["info"]["auto"]["chosen"] == rep.chosen and cfg["info"]["preset"] == "auto"
     assert cfg["anomaly"]["smooth_sigma"] == rep.best.smooth_sigma
+
+
+def test_a_refit_hands_the_search_the_settings_of_the_active_model(auto_project, monkeypatch):
+    import inspector.core.anomaly.fitting as fitting
+
+    p, line, out = auto_project
+    version, cand = fitting.previous_settings(p)
+    assert version == out.version.version and cand.name == out.auto.chosen.removesuffix("+places")
+    assert "smooth_sigma" not in cand.settings and "place_baseline" not in cand.settings
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def search(*args, previous=None, **kwargs):  # only what the fit hands the search is checked here
+        seen.append(previous)
+        raise Stop
+
+    monkeypatch.setattr(fitting, "search", search)
+    with pytest.raises(Stop):
+        fitting.fit_project(p, frr=0.05, user="t")
+    assert seen == [(version, cand)]
 
 
 def test_labelled_defects_train_a_supervised_component_that_is_saved_and_reloaded(auto_project):

@@ -159,13 +159,15 @@ _KIND_TEXT = {"scratch": "thin scratches 1-4 px", "crack": "cracks 1-4 px", "spo
 
 def search(train: Sequence, sizes: Sequence[tuple[int, int]], *, ignore_mask: np.ndarray | None = None,
            frr: float = 0.01, defects: Sequence = (), budget_s: float = DEFAULT_BUDGET_S, pace: bool = True,
-           final: tuple[int, int, int] | None = None, seed: int = 0, progress: Callable | None = None,
-           cancel=None) -> tuple[AnomalyConfig, AutoReport]:
+           final: tuple[int, int, int] | None = None, seed: int = 0, previous: tuple[str, Candidate] | None = None,
+           progress: Callable | None = None, cancel=None) -> tuple[AnomalyConfig, AutoReport]:
     """Choose settings for these good images (arrays or files; sizes: their (height, width)).
     defects: labelled defective parts (arrays or files), used beside the synthetic ones. pace: the budget
     grows with the time the first candidate took (PACE_MULTIPLE), so a busy PC chooses as a quiet one.
     final: the work of the fit that follows (see CandidateResult.final_fit_s), so that the budget holds for
-    search and fit together; None: the budget is the search's alone."""
+    search and fit together; None: the budget is the search's alone. previous: (version, settings) the
+    project's active model was fitted with: judged again right after the first candidate, so that a refit
+    (with newly labelled defects, say) whose budget runs out before that size still weighs those settings."""
     t0 = time.perf_counter()
     progress = progress or (lambda e: None)
     long_side = float(np.median([max(h, w) for h, w in sizes])) if len(sizes) else 0.0
@@ -226,9 +228,12 @@ def search(train: Sequence, sizes: Sequence[tuple[int, int]], *, ignore_mask: np
             report.results.extend(_judge(cand, bank, held, plan, real, ignore_mask, frr, seed,
                                          f"auto: trying {cand.name} ({where})", progress, cancel))
 
+    tried_again = ""
     for ci, cand in enumerate(cands):
         if cancel is not None:
             cancel.check()
+        if any(r.name == cand.name for r in report.results):  # judged already (the previous model's settings)
+            continue
         behind = _family_behind(report.results, cands, cand)
         if behind:
             report.pruned.append(f"{cand.name} ({behind})")
@@ -249,12 +254,24 @@ def search(train: Sequence, sizes: Sequence[tuple[int, int]], *, ignore_mask: np
         if ci == 0 and pace:
             paced = min(MAX_BUDGET_S, PACE_MULTIPLE * (time.perf_counter() - t0))
             budget_s = report.budget_s = round(max(budget_s, paced), 1)
+        if ci == 0 and previous is not None:
+            version, again = previous
+            if any(r.name == again.name for r in report.results) or again.size > cap * max(long_side, 1.0):
+                pass  # the same as this first candidate, or larger than these parts are read at
+            elif out_of_time(again):
+                report.over_budget = True
+                report.skipped.append(again.name)
+            else:
+                report.results.extend(_judge(again, bank, held, plan, real, ignore_mask, frr, seed,
+                                             f"auto: trying {again.name} ({version}'s settings)", progress, cancel))
+                tried_again = f"; {version}'s settings ({again.name}) were judged again beside them"
     refine(f"after {len(cands)} of {len(cands)}")
     best = _with_places(report.results, _choose(report.results))
     report.chosen, report.settings = best.name, dict(best.settings, smooth_sigma=best.smooth_sigma)
     report.reason = (f"{best.name} (smoothing {best.smooth_sigma:g}) told defects from good parts best for its "
                      f"scoring cost, among {len(report.results)} settings tried")
     report.reason += "".join(f" ({text})" for variant, text in _VARIANT_TEXT.items() if variant in best.name)
+    report.reason += tried_again
     if report.pruned:
         report.reason += "; not tried: " + ", ".join(report.pruned)
     if final:

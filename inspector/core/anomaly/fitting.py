@@ -14,7 +14,8 @@ from inspector.core.anomaly.model import AnomalyConfig, AnomalyModel, _rgb, fit_
 from inspector.core.anomaly.supervised import MIN_DEFECTS, fit_head, head_work
 from inspector.core.anomaly.store import KIND, check_ignore_mask, read_ignore_mask, save_model
 from inspector.core.anomaly.threshold import DEFAULT_FRR, calibrate, check_frr
-from inspector.core.errors import ConfigError, ImageDecodeError
+from inspector.core.anomaly.trial import PLACES, Candidate
+from inspector.core.errors import ConfigError, ImageDecodeError, InspectorError
 from inspector.core.progress import StageProgress
 from inspector.core.registry import ModelRegistry, ModelVersion
 
@@ -37,13 +38,33 @@ class FitOutcome:
     metrics: dict | None = None  # evaluate_items on the labelled validation parts (None: none labelled)
 
 
+def previous_settings(project) -> tuple[str, Candidate] | None:
+    """(version, settings) the auto search chose for the project's active anomaly model, without the place
+    baseline and smoothing (a search judges those itself); None when there is none or it was not auto."""
+    registry = ModelRegistry(project)
+    mv = registry.active(KIND)
+    if mv is None:
+        return None
+    try:
+        auto = registry.read_config(mv.version)["info"]["auto"]
+        settings = {k: v for k, v in auto["settings"].items() if k not in ("smooth_sigma", "place_baseline")}
+        AnomalyConfig.from_dict(settings)  # refused when it no longer fits this software's settings
+        if not settings.get("long_sides") or "grid" not in settings:
+            return None
+        cand = Candidate(str(auto["chosen"]).removesuffix(PLACES), settings)
+    except (InspectorError, OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return mv.version, cand
+
+
 def good_samples(project, split: str) -> list:
     return project.samples(status="labelled", split=split, kind="ok")
 
 
 def fit_good_parts(train, sizes, val, *, preset_name: str = "auto", config: AnomalyConfig | None = None,
                    frr: float = DEFAULT_FRR, ignore_mask=None, defects=(), seed: int = 0, val_sizes=None,
-                   progress=None, cancel=None) -> tuple[AnomalyModel, AutoReport | None]:
+                   previous: tuple[str, Candidate] | None = None, progress=None,
+                   cancel=None) -> tuple[AnomalyModel, AutoReport | None]:
     """The whole fit on plain image lists (files or arrays): settings (config given, a named preset, or
     "auto": searched with synthetic defects and the labelled `defects`), the bank on every good image
     (train and val), the threshold on leave-one-out scores — every val image and enough train images to
@@ -73,7 +94,8 @@ def fit_good_parts(train, sizes, val, *, preset_name: str = "auto", config: Anom
             # and scored for the supervised component and the validation check
             scored = len(defects) + (head_work(len(defects), len(val_idx)) if with_head else 0)
             config, report = search(pool, pool_sizes, ignore_mask=ignore_mask, frr=frr, defects=defects, seed=seed,
-                                    final=(len(pool), len(loo), scored), progress=progress, cancel=cancel)
+                                    final=(len(pool), len(loo), scored), previous=previous, progress=progress,
+                                    cancel=cancel)
         else:
             config = preset(preset_name, seed=seed)
     model = fit_model(pool, config, sizes=pool_sizes, ignore_mask=ignore_mask, keep=loo, progress=progress,
@@ -144,7 +166,9 @@ def fit_project(project, *, frr: float = DEFAULT_FRR, config: AnomalyConfig | No
         [project.image_path(s) for s in train], [(s.height, s.width) for s in train],
         [project.image_path(s) for s in val], preset_name=preset_name, config=config, frr=frr,
         ignore_mask=read_ignore_mask(project), defects=[project.image_path(s) for s in defects],
-        val_sizes=[(s.height, s.width) for s in val], progress=progress, cancel=cancel)
+        val_sizes=[(s.height, s.width) for s in val],
+        previous=previous_settings(project) if config is None and preset_name == "auto" else None,
+        progress=progress, cancel=cancel)
     # which bank entries came from which validation part, so a later re-check ("this part is OK") can
     # score each one without its own patches
     val_pos = model.info["val_in_bank"]
