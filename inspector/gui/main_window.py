@@ -194,7 +194,11 @@ class MainWindow(QMainWindow):
         live = self.session.live
         if live.running and not live.busy:
             live.stop()
-        busy = live.busy or live.running or any(t.is_running() for t in self.session.runner.tasks())
+        # A task counts until its `finished` has reached this thread (the runner forgets it then), not only
+        # until its thread ends: its panel's handlers read the project, which session.close() closes. Seen in
+        # CI: a training cancelled by the close ended its thread, the project was closed, then the Train
+        # panel's finished handler ran on a closed database.
+        busy = live.busy or live.running or bool(self.session.runner.tasks())
         late = time.monotonic() - self._close_started > CLOSE_DEADLINE_S
         if busy and not late:
             return

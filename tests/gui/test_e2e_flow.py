@@ -156,6 +156,20 @@ def test_closing_during_training_neither_hangs_nor_crashes(window, project_path,
         assert not [d for d in (project_path / "models").iterdir() if d.name != "v1"]
 
 
+def test_closing_waits_until_a_finished_task_has_reached_its_handlers(window, qtbot):
+    # The order CI once met: a task's thread has ended, but its `finished` (queued to the GUI thread, where
+    # its panel's handler reads the project) has not been delivered when the close timer looks again.
+    seen = []
+    task = window.session.runner.run(lambda progress, cancel: None, "probe",
+                                     on_finished=lambda: seen.append(window.session.project.counts()["total"]))
+    assert task.wait(5000)  # the thread is over; no event has been processed since
+    window.close()  # as a user does: the close timer starts
+    window._continue_close()  # the timer firing before the queued finished arrives
+    assert not window._closed  # it waits for the handler instead of closing the project under it
+    qtbot.waitUntil(lambda: window._closed, timeout=20_000)
+    assert len(seen) == 1 and seen[0] > 0
+
+
 def test_closing_while_streaming_stops_the_pipeline(window, qtbot):
     live = window.live_panel
     live.source.setText(LINE)
