@@ -24,10 +24,9 @@ from functools import partial
 import numpy as np
 
 from inspector.core.errors import ConfigError, InspectorError
-from inspector.core.live.config import LiveConfig
+from inspector.core.live.config import NOT_INSPECTED_SETTING, LiveConfig, parse_not_inspected_as
 from inspector.core.live.frames import (FAILED, FINISHED, IDLE, RECONNECTING, RUNNING, STALLED, STARTING, STOPPED,
                                         WARMING_UP, Frame, InspectionResult, PipelineEvent, Verdict, ViewResult)
-from inspector.core.live.config import NOT_INSPECTED_SETTING, parse_not_inspected_as
 from inspector.core.live.pipeline import LivePipeline
 from inspector.core.live.recorder import Recorder
 from inspector.core.live.runners import RUNNERS, default_threads
