@@ -130,7 +130,9 @@ def fit(cfg: TrainConfig, train: ArrayDataset, val: ArrayDataset | None, classes
     # A warm start overwrites every weight, so the ImageNet checkpoint need not be read first.
     model = build_network({**arch, "pretrained": arch["pretrained"] and init_state is None} if "pretrained" in arch else arch)
     if init_state is not None:
-        if arch.get("local"):  # banks and head are fitted anew; only what fits carries over
+        # With local evidence on either side (this run's or the earlier version's) the banks and head are
+        # fitted anew; only what fits carries over
+        if arch.get("local") or any(k.startswith(("levels.", "local_")) for k in init_state):
             ours = model.state_dict()
             model.load_state_dict({k: v for k, v in init_state.items() if k in ours and ours[k].shape == v.shape
                                    and not k.startswith(("levels.", "local_"))}, strict=False)

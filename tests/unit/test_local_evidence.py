@@ -116,6 +116,12 @@ def test_project_training_saves_banks_in_one_onnx_graph(tmp_path):
         plain = train_project(project, preset("head", epochs=2, local_evidence="off"), user="t")
         assert ModelRegistry(project).read_config(again.version.version)["arch"]["local"]
         assert ModelRegistry(project).read_config(plain.version.version)["arch"]["local"] is None
+        # Continuing from it with local evidence off keeps the network and fits the head anew (it raised a
+        # state-dict size mismatch: the Train panel's "Continue from the active model" with the setting off)
+        back = train_project(project, preset("head", epochs=2, local_evidence="off"), warm_from=out.version.version,
+                             user="t")
+        back_cfg = ModelRegistry(project).read_config(back.version.version)
+        assert back_cfg["arch"]["local"] is None and back_cfg["training"]["warm_start_from"] == out.version.version
         # Accurate uses it too: the stages the banks read (0-5) stay ImageNet's, stage 6 and the head train, and
         # the saved graph (parity-checked at save) gives what the network gives.
         acc = train_project(project, preset("finetune", epochs=1, head_warmup_epochs=5, input_size=[128, 128]),
