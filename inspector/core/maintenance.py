@@ -57,10 +57,13 @@ class MaintenanceReport:
 
     def line(self) -> str:
         freed = sum(self.bytes_before.values()) - sum(self.bytes_after.values())
-        parts = [f"removed {self.results_deleted} result row(s) and {self.runs_deleted} run(s) past retention",
-                 f"{self.queue_dropped + self.queue_discarded} unreviewed part(s) over the review-queue limit",
-                 f"{self.images_pruned} image(s) of discarded parts"]
-        text = "; ".join(parts)
+        # only what was done: a daily run on a young project reads "nothing to remove; integrity check ok"
+        queue = self.queue_dropped + self.queue_discarded
+        parts = [f"removed {self.results_deleted} result row(s) and {self.runs_deleted} run(s) past retention"
+                 if self.results_deleted or self.runs_deleted else "",
+                 f"{queue} unreviewed part(s) over the review-queue limit" if queue else "",
+                 f"{self.images_pruned} image(s) of discarded parts" if self.images_pruned else ""]
+        text = "; ".join(p for p in parts if p) or "nothing to remove"
         text += f"; compacted {', '.join(self.vacuumed)} ({freed / 1e6:.1f} MB freed)" if self.vacuumed else ""
         bad = {k: v for k, v in self.integrity.items() if v != "ok"}
         text += ("; integrity check ok" if not bad else

@@ -154,3 +154,12 @@ def test_csv_export_streams_from_its_own_snapshot(project, tmp_path):
     with open(tmp_path / "all.csv", newline="", encoding="utf-8") as f:
         assert sum(1 for _ in csv.reader(f)) == 12_002
     assert sqlite3.connect(project.root / "results.sqlite").execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_report_line_names_only_what_was_done():
+    quiet = maintenance.MaintenanceReport(integrity={"project.sqlite": "ok"}, seconds=0.04)
+    assert quiet.line() == "nothing to remove; integrity check ok (0.0 s)"
+    busy = maintenance.MaintenanceReport(results_deleted=5, queue_dropped=2, integrity={"project.sqlite": "ok"})
+    text = busy.line()
+    assert text.startswith("removed 5 result row(s) and 0 run(s) past retention; 2 unreviewed part(s)")
+    assert "discarded parts" not in text and text.count(";") == 2
