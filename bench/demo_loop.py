@@ -2,10 +2,11 @@
 
     python bench/demo_loop.py [--label 20 40] [--test 200] [--defects scratch,spot,crack,missing] [--preset head]
 
-Makes the demo project as `inspector demo` does (12 labelled parts, first model v1 with the Fast
+Makes the demo project as `inspector demo` does (18 labelled parts, first model v1 with the Fast
 preset), then labels the next parts of the demo line (DEMO_SOURCE: seed 11, 35 % defects, all four types:
 scratches, spots, cracks, missing holes) with their true class, N at a time, trains Fast after each step, and scores every
-model on --test new parts of the same line (another seed). The GUI's user labels the parts the model
+model on --test new parts of the same line (another seed). Every part is shown as the demo camera sees it,
+centred on its belt (demo_camera), as the Live tab inspects and saves it. The GUI's user labels the parts the model
 flags rather than every part; this takes every part, so it is the plainer case.
 Prints one JSON line last: {"v1": {"accuracy", "ok_ng_accuracy"}, "after_20": {...}, ...}.
 """
@@ -23,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from inspector.core.demo_project import DEMO_SOURCE, make_demo_project  # noqa: E402
+from inspector.core.demo_project import DEMO_SOURCE, demo_camera, make_demo_project  # noqa: E402
 from inspector.core.imageio import encode_png  # noqa: E402
 from inspector.core.predictor import Predictor  # noqa: E402
 from inspector.core.project import Project  # noqa: E402
@@ -46,9 +47,12 @@ def main() -> None:
     test_line = SyntheticLine(size=(size, size), defect_rate=0.5, seed=int(q["seed"]) + 1000, defect_types=types)
     test = [test_line.part(i) for i in range(args.test)]
     truth = np.array([p.label for p in test])
+    # every part as the Live tab sees it: centred on the demo camera's belt
+    camera = demo_camera(size)
+    test_frames = [camera.centred(p.image) for p in test]
 
     def score(project, version) -> dict:
-        pred = Predictor(ModelRegistry(project).get(version).path).predict([p.image for p in test])
+        pred = Predictor(ModelRegistry(project).get(version).path).predict(test_frames)
         said = np.array([p.label for p in pred])
         return {"version": version, "accuracy": round(float((said == truth).mean()), 3),
                 "ok_ng_accuracy": round(float(((said == "good") == (truth == "good")).mean()), 3)}
@@ -64,7 +68,7 @@ def main() -> None:
             for n in sorted(args.label):
                 for i in range(done, n):
                     part = live.part(i)
-                    project.add_image(encode_png(part.image), source=DEMO_SOURCE, label=part.label, user="bench")
+                    project.add_image(encode_png(camera.centred(part.image)), source=DEMO_SOURCE, label=part.label, user="bench")
                 done = n
                 trained = train_project(project, preset(args.preset), user="bench")
                 out[f"after_{n}"] = score(project, trained.version.version)

@@ -52,7 +52,7 @@ def _new_live_threads(before) -> list[threading.Thread]:
 
 @pytest.fixture(scope="session")
 def demo_template(tmp_path_factory) -> Path:
-    """The demo project as `inspector demo` makes it: 12 labelled parts and an active first model."""
+    """The demo project as `inspector demo` makes it: 18 labelled parts and an active first model."""
     from inspector.core.demo_project import make_demo_project
 
     return make_demo_project(tmp_path_factory.mktemp("demo") / "template", user="demo")

@@ -3,6 +3,7 @@ the anomaly score histogram drawing."""
 import numpy as np
 from conftest import add_flagged_parts, image_is_not_blank, shot
 
+from inspector.core.demo_project import DEMO_LABELLED
 from inspector.gui.analysis_panel import diagnose
 
 
@@ -33,9 +34,10 @@ def test_feature_map_colours_by_label_and_click_shows_the_part(window, project_p
     with qtbot.waitSignal(task.finished, timeout=120_000):
         pass
     emb = panel.embedding
-    assert emb is not None and len(emb.labels) == 16 and emb.xy.shape == (16, 2)
+    n = sum(DEMO_LABELLED.values()) + 4
+    assert emb is not None and len(emb.labels) == n and emb.xy.shape == (n, 2)
     assert sum(lb is None for lb in emb.labels) == 4 and np.isfinite(emb.xy).all()
-    assert len(panel.scatter.points()) == 16
+    assert len(panel.scatter.points()) == n
     assert 0 < emb.explained[0] <= 1
     first = panel.scatter.points()[0]
     panel._point_clicked(panel.scatter, [first])

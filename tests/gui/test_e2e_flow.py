@@ -10,7 +10,7 @@ import pytest
 from conftest import close_window, image_is_not_blank, shot
 from PySide6.QtCore import Qt
 
-from inspector.core.demo_project import DEMO_SOURCE
+from inspector.core.demo_project import DEMO_LABELLED, DEMO_SOURCE
 from inspector.core.imageio import encode_png
 from inspector.core.live.synthetic import SyntheticSource
 from inspector.core.project import Project
@@ -70,7 +70,7 @@ def test_start_page_demo_opens_a_trained_project(controller, qtbot):
     assert session.user == "Ana" and session.registry.active_version() == "v1"
     assert session.root.parent == Path.home() / "Inspector"
     assert w.live_panel.source.text() == DEMO_SOURCE and w.live_panel.trigger_combo.currentData() == "presence"
-    assert session.project.counts()["labelled"] == 12
+    assert session.project.counts()["labelled"] == sum(DEMO_LABELLED.values())
     qtbot.waitUntil(lambda: w.live_panel.live.results_seen >= 1, timeout=60_000)  # the demo inspects at once
     close_window(w, qtbot)
 
@@ -81,7 +81,7 @@ def test_demo_flag_label_train_activate(controller, project_path, qtbot):
     w.resize(1366, 768)
     session = w.session
     assert session.user == "Ana" and session.registry.active_version() == "v1"
-    assert session.project.counts()["labelled"] == 12
+    assert session.project.counts()["labelled"] == sum(DEMO_LABELLED.values())
     t0 = time.monotonic()
 
     live = w.live_panel
@@ -105,7 +105,7 @@ def test_demo_flag_label_train_activate(controller, project_path, qtbot):
         qtbot.keyClick(review.list, KEYS[label])
         given.append((s.id, label))
     counts = session.project.counts()
-    assert counts["labelled"] == 32
+    assert counts["labelled"] == sum(DEMO_LABELLED.values()) + 20
     for sample_id, label in given:
         s = session.project.sample(sample_id)
         assert (s.label, s.labelled_by, s.status) == (label, "Ana", "labelled")

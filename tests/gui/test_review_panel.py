@@ -3,6 +3,7 @@ audited; Space = OK, Backspace = skip, Delete = discard, Ctrl+Z = undo; filters.
 from conftest import add_flagged_parts, image_is_not_blank, shot
 from PySide6.QtCore import Qt
 
+from inspector.core.demo_project import DEMO_LABELLED
 from inspector.core.project import Project
 
 
@@ -48,7 +49,7 @@ def test_keys_label_skip_discard_and_undo(window, project_path, qtbot):
         s = p.sample(newest[3])
         assert (s.label, s.status) == (None, "unreviewed")
         assert p.audit(newest[3])[-1].field in ("label", "status") and p.audit(newest[3])[-1].user == "Ana"
-        assert p.counts()["labelled"] == 12 + 2
+        assert p.counts()["labelled"] == sum(DEMO_LABELLED.values()) + 2
     assert panel.current.id == newest[3], "the undone part is shown again"
     assert image_is_not_blank(shot(panel, "review_panel"))
 
@@ -92,6 +93,6 @@ def test_filters_by_status_class_and_suggestion(window, project_path, qtbot):
     assert len(panel.samples) == 2 and all(s.suggestion == "spot" for s in panel.samples)
     panel.suggestion_filter.setCurrentIndex(0)
     panel.status_filter.setCurrentIndex(panel.status_filter.findData("labelled"))
-    assert len(panel.samples) == 12
+    assert len(panel.samples) == sum(DEMO_LABELLED.values())
     panel.class_filter.setCurrentIndex(panel.class_filter.findData("good"))
-    assert len(panel.samples) == 4 and {s.label for s in panel.samples} == {"good"}
+    assert len(panel.samples) == DEMO_LABELLED["good"] and {s.label for s in panel.samples} == {"good"}

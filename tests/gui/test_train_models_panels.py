@@ -15,7 +15,7 @@ def test_counts_warn_about_small_classes(window):
             for r in range(panel.counts.rowCount())}
     assert set(rows) == {"good", "scratch", "spot", "crack", "missing"}
     assert all(note.startswith(("label", "not trained")) for _, note in rows.values())
-    assert "12 labelled" in panel.counts_note.text()
+    assert "18 labelled" in panel.counts_note.text()
 
 
 def test_training_shows_curves_then_results_and_activates(window, qtbot):

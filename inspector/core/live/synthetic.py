@@ -129,17 +129,29 @@ class SyntheticSource(Source):
             dx = round(w * (phase - t - d + 1) / t)
         else:
             dx = None
-        frame = self._belt.copy()
         meta = {"index": self._k - 1, "part": None, "label": None}
+        p = None
         if dx is not None and abs(dx) < w:
             if self._cached is None or self._cached[0] != part:
                 self._cached = (part, self._part(part))
             p = self._cached[1]
+            meta.update(part=p.index, label=p.label, offset=dx)
+        return self._on_belt(None if p is None else p.image, dx or 0), meta
+
+    def centred(self, image: np.ndarray) -> np.ndarray:
+        """A part's image (the line's, size × size) as this camera shows it centred on the belt: what a
+        presence trigger inspects. The demo's labelled parts are drawn so, like the frames a user labels
+        from the Live tab; a model trained on the line's bare images calls every belt frame NG."""
+        return self._on_belt(image, 0)
+
+    def _on_belt(self, image: np.ndarray | None, dx: int) -> np.ndarray:
+        h, w = self._belt.shape[:2]
+        frame = self._belt.copy()
+        if image is not None and abs(dx) < w:
             dst = slice(max(0, dx), min(w, w + dx))
             src = slice(max(0, -dx), min(w, w - dx))
             m = self._disc[:, src]
-            frame[:, dst] += (p.image[:, src].astype(np.float32) - frame[:, dst]) * m
-            meta.update(part=p.index, label=p.label, offset=dx)
+            frame[:, dst] += (image[:, src].astype(np.float32) - frame[:, dst]) * m
         oy, ox = self._rng.integers(0, h), self._rng.integers(0, w)
         frame += self._noise[oy:oy + h, ox:ox + w]
-        return np.clip(frame, 0, 255).astype(np.uint8), meta
+        return np.clip(frame, 0, 255).astype(np.uint8)
