@@ -158,7 +158,7 @@ def fit(cfg: TrainConfig, train: ArrayDataset, val: ArrayDataset | None, classes
             model.cpu()
             head_inputs.update(local_evidence.head_features(
                 model, {"train": train, "val": val}, good_classes, _no_pooled, cancel,
-                lambda name, d, t: progress(StageProgress(f"local evidence ({name})", d, t))))
+                lambda name, d, t: progress(StageProgress(f"fine-defect evidence of the {_PARTS[name]}", d, t))))
             model.to(device)
         extra = {k: v[:, NUM_FEATURES:] for k, v in head_inputs.items()} if getattr(model, "levels", None) else None
         history, best_epoch, stopped, val_pred = _fit_upper(cfg, model, train, val, pre, device, gen, progress, cancel,
@@ -189,6 +189,9 @@ def _no_pooled(name, ds) -> torch.Tensor:
     return torch.zeros(len(ds), NUM_FEATURES)
 
 
+_PARTS = {"train": "training parts", "val": "validation parts"}  # progress lines say which parts are read
+
+
 def _fit_head(cfg, model, train, val, pre, device, gen, feature_cache, progress, cancel, good_classes=(),
               head_inputs=None):
     """Train only the classifier on frozen-backbone features, computed once per image (and cached).
@@ -197,14 +200,14 @@ def _fit_head(cfg, model, train, val, pre, device, gen, feature_cache, progress,
 
     def pooled(name, ds, net=model):
         return extract_features(net, ds, pre, device, cache=feature_cache, cancel=cancel,
-                                progress=lambda d, t: progress(StageProgress(f"features ({name})", d, t)))
+                                progress=lambda d, t: progress(StageProgress(f"features of the {_PARTS[name]}", d, t)))
 
     if getattr(model, "levels", None):
         model.cpu()  # banks are fitted and scored on the CPU: a few dozen to a thousand parts
         plain = model.plain_trunk()
         feats = local_evidence.head_features(
             model, {"train": train, "val": val}, good_classes, lambda name, ds: pooled(name, ds, plain), cancel,
-            lambda name, d, t: progress(StageProgress(f"local evidence ({name})", d, t)))
+            lambda name, d, t: progress(StageProgress(f"fine-defect evidence of the {_PARTS[name]}", d, t)))
         model.to(device)
     else:
         feats = {name: pooled(name, ds) for name, ds in (("train", train), ("val", val)) if ds is not None}
