@@ -6,8 +6,8 @@ Makes the demo project as `inspector demo` does (18 labelled parts, first model 
 preset), then labels the next parts of the demo line (DEMO_SOURCE: seed 11, 35 % defects, all four types:
 scratches, spots, cracks, missing holes) with their true class, N at a time, trains Fast after each step, and scores every
 model on --test new parts of the same line (another seed). Every part is shown as the demo camera sees it,
-centred on its belt (demo_camera), as the Live tab inspects and saves it. The GUI's user labels the parts the model
-flags rather than every part; this takes every part, so it is the plainer case.
+centred on its belt (demo_camera), as the Live tab inspects and saves it. The GUI's user labels the parts the
+model flags rather than every part; this takes every part, so it is the plainer case.
 Prints one JSON line last: {"v1": {"accuracy", "ok_ng_accuracy"}, "after_20": {...}, ...}.
 """
 from __future__ import annotations
@@ -68,7 +68,8 @@ def main() -> None:
             for n in sorted(args.label):
                 for i in range(done, n):
                     part = live.part(i)
-                    project.add_image(encode_png(camera.centred(part.image)), source=DEMO_SOURCE, label=part.label, user="bench")
+                    project.add_image(encode_png(camera.centred(part.image)), source=DEMO_SOURCE, label=part.label,
+                                      user="bench")
                 done = n
                 trained = train_project(project, preset(args.preset), user="bench")
                 out[f"after_{n}"] = score(project, trained.version.version)

@@ -47,7 +47,8 @@ def make_demo_project(root: str | Path, *, user: str = "demo", labelled: dict[st
             if cancel is not None:
                 cancel.check()
             part = line.part(i, label=name)
-            project.add_image(encode_png(camera.centred(part.image)), source="synthetic://line (demo)", label=part.label, user=user)
+            project.add_image(encode_png(camera.centred(part.image)), source="synthetic://line (demo)",
+                              label=part.label, user=user)
             progress(StageProgress("making labelled parts", i + 1, len(wanted)))
         if train:
             train_project(project, preset("head"), progress=progress, cancel=cancel, user=user, activate=True)
