@@ -4,6 +4,7 @@ the benches; Qt-free, so the GUI runs it on a worker like any other operation.""
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 # Parts on a belt, inspected once each as they arrive under the camera; seed differs from the
 # labelled parts, so the live line shows parts the first model has never seen. The line makes all four
@@ -60,4 +61,6 @@ def demo_camera(size: int = 256):
     inspects, so the labelled parts are drawn through it — the same belt, light and noise."""
     from inspector.core.live.synthetic import SyntheticSource
 
-    return SyntheticSource.from_spec(DEMO_SOURCE.replace("size=256", f"size={int(size)}").replace("fps=15", "fps=0"))
+    spec = urlsplit(DEMO_SOURCE)
+    options = dict(parse_qsl(spec.query), size=str(int(size)), fps="0")
+    return SyntheticSource.from_spec(spec._replace(query=urlencode(options, safe=",")).geturl())

@@ -132,10 +132,11 @@ def fit(cfg: TrainConfig, train: ArrayDataset, val: ArrayDataset | None, classes
     if init_state is not None:
         # With local evidence on either side (this run's or the earlier version's) the banks and head are
         # fitted anew; only what fits carries over
-        if arch.get("local") or any(k.startswith(("levels.", "local_")) for k in init_state):
+        local_keys = ("levels.", "local_")
+        if arch.get("local") or any(k.startswith(local_keys) for k in init_state):
             ours = model.state_dict()
             model.load_state_dict({k: v for k, v in init_state.items() if k in ours and ours[k].shape == v.shape
-                                   and not k.startswith(("levels.", "local_"))}, strict=False)
+                                   and not k.startswith(local_keys)}, strict=False)
         else:
             model.load_state_dict(init_state)
     model.to(device)
