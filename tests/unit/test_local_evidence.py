@@ -92,6 +92,23 @@ def test_training_parts_are_scored_leave_one_out():
     # good part would be.
     for col in (0, first):  # the largest patch distance of each level
         assert float(inside[:, col].max()) < 1e-2 and float(loo[:, col].min()) > 0.1, (col, inside, loo)
+    # The Analysis tab's feature map measures every part as a new one: a fitted part is recognised and left
+    # out as training does (else the good training parts sat apart from every part on the line), a new part is
+    # measured as it is.
+    new = (torch.from_numpy(parts(9, 3)[0]).permute(0, 3, 1, 2).float() - 127.0) / 128.0
+    with torch.inference_mode():
+        unseen = net.unseen_local_features(torch.cat([inputs, new]))
+        plain = net.local_features(new)
+    standardized = (torch.cat([loo, plain]) - net.local_mean) / net.local_std
+    assert torch.allclose(unseen, standardized, atol=1e-4)
+    # also when the bank keeps only a few of each part's patches (a coreset of a larger project)
+    arch["local"] = local_evidence.level_configs([128, 128], bank=300)
+    small = build_network(arch).eval()
+    small.fit_evidence(good)
+    first = small.levels[0]
+    with torch.inference_mode():
+        q = first.project(first.patch_maps(small, small.raw_pixels(torch.cat([inputs, new]))))
+        assert first.own_images(q).tolist() == [0, 1, 2, 3, -1, -1, -1]
 
 
 def test_project_training_saves_banks_in_one_onnx_graph(tmp_path):

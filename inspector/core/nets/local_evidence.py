@@ -39,6 +39,10 @@ NORM_STD = 15.0  # per-image brightness and contrast normalisation, as the anoma
 STATS = 4  # max, top-5 mean, mean, log(1 + max) of the patch distances
 PEAK_SHARPNESS = 20.0  # softmax weight on distance for the "most unusual patch": soft, so ONNX and PyTorch agree; 4 blurred it (0.77), 50 no better (0.84)
 # Accurate keeps the stages the banks were fitted on frozen: only stage 6 and the head train above them.
+# A patch this close to a bank entry (in coverage units) is that entry itself, and a part with this share of
+# its patches found so is one the bank was fitted on (see EvidenceLevel.own_images).
+OWN_PATCH = 1e-3
+OWN_SHARE = 0.005  # a bank of 4,000 patches from 200 parts keeps ~1 % of each part's 2,304 fine patches
 FROZEN_STAGES = 1 + max(max(lv["stages"]) for lv in LEVELS)
 AUTO_MAX_IMAGES = 1000  # above this many training images "auto" leaves it off (3 backbone passes per image)
 AUTO_MIN_GOOD = 5
@@ -127,8 +131,34 @@ class EvidenceLevel(nn.Module):
             best = m if best is None else torch.minimum(best, m)
         return best.clamp_min(0.0).sqrt() / self.coverage
 
-    def forward(self, trunk: EfficientNetLite0, raw: torch.Tensor, exclude: torch.Tensor | None = None) -> torch.Tensor:
+    def own_images(self, q: torch.Tensor) -> torch.Tensor:
+        """Per image (N×L patches in PCA space), the bank image these patches are from, -1 for a part the bank
+        was not fitted on: the coreset keeps some of each fitted image's own patches, and those it finds again
+        at distance ~0, which no other part comes near (sensor noise alone puts a new part's patches a good
+        fraction of the coverage away)."""
+        qq = (q * q).sum(-1, keepdim=True)
+        best, which = None, None
+        for s in range(0, self.bank.shape[0], BANK_CHUNK):
+            d2 = qq - 2.0 * q @ self.bank[s:s + BANK_CHUNK].T + self.bank_sq[s:s + BANK_CHUNK]
+            m, i = d2.min(-1)
+            i = i + s
+            best, which = (m, i) if best is None else (torch.minimum(best, m), torch.where(m < best, i, which))
+        exact = best.clamp_min(0.0).sqrt() / self.coverage < OWN_PATCH
+        owner = torch.where(exact, self.bank_ids[which], torch.full_like(which, -1))
+        out = torch.full((len(q),), -1, dtype=torch.int64)
+        for n in range(len(q)):
+            ids = owner[n][owner[n] >= 0]
+            if len(ids) >= max(2.0, OWN_SHARE * q.shape[1]):
+                out[n] = torch.mode(ids).values
+        return out
+
+    def forward(self, trunk: EfficientNetLite0, raw: torch.Tensor, exclude: torch.Tensor | None = None,
+                unseen: bool = False) -> torch.Tensor:
+        """unseen: a part the bank was fitted on leaves its own patches out, as training measures the good
+        parts (for the feature map; the exported graph never does this)."""
         q = self.project(self.patch_maps(trunk, raw))
+        if unseen:
+            exclude = self.own_images(q)
         d = self.distances(q, exclude)
         top = torch.topk(d, min(5, d.shape[1]), dim=1).values.mean(1, keepdim=True)
         dmax = d.max(1, keepdim=True).values
@@ -198,6 +228,14 @@ class LocalEvidenceLite0(EfficientNetLite0):
     def local_features(self, x: torch.Tensor, exclude: torch.Tensor | None = None) -> torch.Tensor:
         raw = self.raw_pixels(x)
         return torch.cat([lv(self, raw, exclude) for lv in self.levels], 1)
+
+    def unseen_local_features(self, x: torch.Tensor) -> torch.Tensor:
+        """Standardized local features as a new part gets them, also for the good parts the banks were fitted
+        on (each leaves its own patches out): measured plainly, those sit at distance 0 and stand apart from
+        every part on the line in the Analysis tab's feature map."""
+        raw = self.raw_pixels(x)
+        local = torch.cat([lv(self, raw, unseen=True) for lv in self.levels], 1)
+        return (local - self.local_mean) / self.local_std
 
     def forward_features(self, x: torch.Tensor, exclude: torch.Tensor | None = None) -> torch.Tensor:
         local = (self.local_features(x, exclude) - self.local_mean) / self.local_std

@@ -27,6 +27,7 @@ def feature_map(root, version_dir, limit: int = 1500, *, progress, cancel) -> Em
     from inspector.core.arrays import load_arrays
     from inspector.core.classifier import load_network, read_config
     from inspector.core.features import FeatureCache, extract_features
+    from inspector.core.nets.local_evidence import LocalEvidenceLite0
     from inspector.core.project import Project
 
     version_dir = Path(version_dir)
@@ -40,12 +41,16 @@ def feature_map(root, version_dir, limit: int = 1500, *, progress, cancel) -> Em
     ds = load_arrays(paths, [0] * len(samples), [s.image_hash for s in samples], pre["size"], pre["channels"],
                      progress=lambda d, t: progress(StageProgress("loading images", d, t)), cancel=cancel)
     net = load_network(version_dir, config)
+    local = isinstance(net, LocalEvidenceLite0)
     cache = FeatureCache(Path(root) / "cache" / "features.sqlite")
     try:
-        feats = extract_features(net, ds, pre, torch.device("cpu"), cache=cache, cancel=cancel,
-                                 progress=lambda d, t: progress(StageProgress("features", d, t))).numpy()
+        # a local-evidence model's pooled part is the plain trunk's (cached like any Fast run's features)
+        feats = extract_features(net.plain_trunk() if local else net, ds, pre, torch.device("cpu"), cache=cache,
+                                 cancel=cancel, progress=lambda d, t: progress(StageProgress("features", d, t))).numpy()
     finally:
         cache.close()
+    if local:
+        feats = np.concatenate([feats, _unseen_local(net, ds, progress, cancel)], 1)
     x = feats.astype(np.float64) - feats.mean(0)
     _, s, vt = np.linalg.svd(x, full_matrices=False)
     var = s ** 2 / max(float((s ** 2).sum()), 1e-12)
@@ -54,3 +59,19 @@ def feature_map(root, version_dir, limit: int = 1500, *, progress, cancel) -> Em
         xy = np.pad(xy, ((0, 0), (0, 2 - xy.shape[1])))
     return Embedding(np.array([s.id for s in samples]), [s.label for s in samples], xy.astype(np.float32),
                      (float(var[0]), float(var[1]) if len(var) > 1 else 0.0), config.get("version", "?"))
+
+
+def _unseen_local(net, ds, progress, cancel, batch: int = 16) -> np.ndarray:
+    """The local evidence of every part as a new part gets it (see LocalEvidenceLite0.unseen_local_features)."""
+    import torch
+
+    net.eval()
+    rows = []
+    with torch.inference_mode():
+        for i in range(0, len(ds), batch):
+            if cancel is not None:
+                cancel.check()
+            x = torch.from_numpy(np.ascontiguousarray(ds.images[i:i + batch])).permute(0, 3, 1, 2).float()
+            rows.append(net.unseen_local_features((x - 127.0) / 128.0).numpy())
+            progress(StageProgress("fine-defect evidence", min(i + batch, len(ds)), len(ds)))
+    return np.concatenate(rows)
