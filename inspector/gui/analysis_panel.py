@@ -89,14 +89,18 @@ class AnalysisPanel(QWidget):
         row.addWidget(self.compute_btn)
         row.addWidget(self.feat_progress, 1)
         fv.addLayout(row)
-        self.scatter_plot = pg.PlotWidget()
-        self.scatter_plot.addLegend(offset=(5, 5), labelTextSize="9pt", brush=(255, 255, 255, 210))
+        # the legend beside the plot, not on it: the projection fills every corner, and points under a
+        # legend cannot be seen or clicked
+        self.scatter_view = pg.GraphicsLayoutWidget()
+        self.scatter_plot = self.scatter_view.addPlot(0, 0)
+        self.scatter_legend = pg.LegendItem(labelTextSize="9pt")
+        self.scatter_view.addItem(self.scatter_legend, 0, 1)
         self.scatter_plot.setLabel("bottom", "1st axis")
         self.scatter_plot.setLabel("left", "2nd axis")
         self.scatter = pg.ScatterPlotItem(size=9, hoverable=True, hoverSize=13)
         self.scatter.sigClicked.connect(self._point_clicked)
         self.scatter_plot.addItem(self.scatter)
-        fv.addWidget(self.scatter_plot, 1)
+        fv.addWidget(self.scatter_view, 1)
         fv.addWidget(self.feat_note)
 
         pick = QGroupBox("Selected part")
@@ -202,7 +206,7 @@ class AnalysisPanel(QWidget):
         self.embedding = emb
         colors = {c.name: c.color for c in self.session.project.classes()}
         self.scatter.clear()
-        legend = self.scatter_plot.plotItem.legend
+        legend = self.scatter_legend
         legend.clear()
         names = sorted({lb for lb in emb.labels if lb}, key=list(colors).index) + (
             [None] if any(lb is None for lb in emb.labels) else [])

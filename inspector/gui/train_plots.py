@@ -39,7 +39,7 @@ class Series:
         return self.x[:self.n], self.y[:self.n]
 
 
-def _plot(title: str, ylabel: str) -> pg.PlotWidget:
+def _plot(title: str, ylabel: str, legend_offset: tuple[int, int]) -> pg.PlotWidget:
     w = pg.PlotWidget()
     w.setTitle(title, size="11pt")
     w.setLabel("bottom", "epoch")
@@ -47,7 +47,7 @@ def _plot(title: str, ylabel: str) -> pg.PlotWidget:
     w.showGrid(x=True, y=True, alpha=0.25)
     w.setClipToView(True)
     w.setDownsampling(auto=True, mode="peak")
-    w.addLegend(offset=(-10, 10), labelTextSize="9pt", brush=(255, 255, 255, 210))
+    w.addLegend(offset=legend_offset, labelTextSize="9pt", brush=(255, 255, 255, 210))
     w.setMinimumHeight(150)
     return w
 
@@ -59,8 +59,10 @@ class TrainingPlots(QWidget):
         super().__init__(parent)
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
-        self.loss_plot = _plot("Loss", "cross-entropy")
-        self.acc_plot = _plot("Accuracy", "fraction correct")
+        # each legend in the corner its curves leave as training goes on: loss falls away from the top
+        # right, accuracy rises away from the bottom right (at the top right it hid the last epochs' curves)
+        self.loss_plot = _plot("Loss", "cross-entropy", (-10, 10))
+        self.acc_plot = _plot("Accuracy", "fraction correct", (-10, -10))
         self.acc_plot.setYRange(0, 1.02)
         lay.addWidget(self.loss_plot)
         lay.addWidget(self.acc_plot)
