@@ -108,8 +108,8 @@ def calibrate_cutoff(truth_defect, defect_prob, frr_target: float = DEFAULT_FRR,
         elif raw > cutoff or floor == MIN_CUTOFF:
             rule = f"calibrated, held at {'min' if raw < cutoff else 'max'}imum"
         else:
-            rule = (f"calibrated, held at {CUTOFF:g}: {good.size} good validation parts are too few to set it lower "
-                    f"({MIN_GOOD_TO_LOWER} are enough)")
+            parts = "1 good validation part is" if good.size == 1 else f"{good.size} good validation parts are"
+            rule = f"calibrated, held at {CUTOFF:g}: {parts} too few to set it lower ({MIN_GOOD_TO_LOWER} are enough)"
     return {"cutoff": cutoff, "frr_target": frr_target, "rule": rule, "source": source,
             "operating_point": operating_point(y, is_ng(p, cutoff))}
 
@@ -124,7 +124,12 @@ def describe(op: dict, short: bool = False) -> str:
     rule = str(op.get("rule") or "fixed")
     calibrated = rule.startswith("calibrated") and op.get("frr_target") is not None
     if short:
-        how = f"for {op['frr_target']:.1%} false rejects" if calibrated else rule.split(":")[0]
+        if not calibrated:
+            how = rule.split(":")[0]
+        elif rule.startswith(f"calibrated, held at {CUTOFF:g}:"):  # not set for the target: say why, not the target
+            how = rule.split(", ", 1)[1].split(" (")[0]
+        else:
+            how = f"for {op['frr_target']:.1%} false rejects" + (f", {rule.split(', ', 1)[1]}" if ", " in rule else "")
         return (f"OK / NG at defect probability >= {op['cutoff']:.3g} ({how}): catches "
                 f"{rate(op['caught'], op['defective'], op['catch_rate'], None)}, false rejects "
                 f"{rate(op['false_rejects'], op['good'], op['frr'], None)}")

@@ -53,6 +53,12 @@ def test_cutoff_limits_fallbacks_and_the_score_scale():
     assert raised["cutoff"] > 0.8 and raised["rule"] == "calibrated"
     assert "too few to set it lower" in decision.describe({**held["operating_point"], "cutoff": held["cutoff"],
                                                            "frr_target": 0.01, "rule": held["rule"]})
+    # the Train result's short line: a held cut-off was not set for the target, so it says why, not the target
+    short = decision.describe({**held["operating_point"], "cutoff": held["cutoff"], "frr_target": 0.01,
+                               "rule": held["rule"]}, short=True)
+    assert "held at 0.5: 3 good validation parts are too few" in short and "false rejects)" not in short
+    one = decision.calibrate_cutoff(np.array([0, 1], bool), [0.1, 0.9], 0.01)
+    assert "1 good validation part is too few" in one["rule"]
     none = decision.calibrate_cutoff(np.ones(3, bool), [0.2, 0.6, 0.9], 0.01)
     assert none["cutoff"] == decision.CUTOFF and none["rule"].startswith("fixed")
     with pytest.raises(ConfigError):
