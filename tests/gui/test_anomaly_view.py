@@ -123,9 +123,14 @@ def test_fit_from_the_train_panel_then_review_with_the_real_model(session, proje
         assert not train.train_btn.isEnabled() and train.cancel_btn.isEnabled()
         qtbot.waitUntil(lambda: not train.training, timeout=240_000)
         text = train.headline.text()
-        assert "(anomaly) fitted" in text and "It is now active" in text, text
+        # the demo's classifier runs the line: the new anomaly model waits for Activate, as a classifier does
+        assert "(anomaly) fitted" in text and "Not on the line yet: Activate" in text, text
+        assert session.registry.active("anomaly") is None and train.activate_btn.isEnabled()
         assert "Expected: catches about" in text and "Settings: " in train.headline.toolTip()
         shot(w, "train_anomaly_fitted")
+        train.activate()
+        qtbot.waitUntil(lambda: session.registry.active("anomaly") is not None, timeout=10_000)
+        assert train.activate_btn.text() == f"{train.summary.version} is active"
         version = w.anomaly.version
         assert version is not None and version == train.summary.version
 

@@ -161,3 +161,26 @@ def test_the_fit_checks_its_validation_parts_as_new_parts_and_keeps_the_result(f
     assert np.mean(apart) > np.mean(own)  # against its own patches a part looks better than it is
     cal = set(np.round(model.calibration.scores, 4))
     assert all(round(a, 4) in cal for a in apart)  # the very scores the threshold was set from
+
+
+def test_a_first_anomaly_model_waits_for_activate_when_a_classifier_runs_the_line(tmp_path):
+    # Beside an active classifier, an anomaly model takes over the line's OK / NG: fitting one must not put it on
+    # the line unseen (it did: a 7-part model that caught none of the validation defects replaced the classifier).
+    from inspector.core.train_config import TrainConfig
+    from inspector.core.training import train_project
+
+    line = SyntheticLine(size=(64, 64), seed=5)
+    with Project.init(tmp_path / "p") as p:
+        p.add_class("good", "ok")
+        p.add_class("scratch", "defect")
+        for i in range(30):
+            label = "scratch" if i % 3 == 0 else "good"
+            p.add_image(encode_png(line.part(i, label).image), source=f"s{i}", label=label, user="t")
+        cfg = TrainConfig(arch="cnn", mode="scratch", epochs=1, batch_size=8, input_size=[32, 32], device="cpu")
+        c1 = train_project(p, cfg, user="t").version.version
+        reg = ModelRegistry(p)
+        assert reg.active("classifier").version == c1  # the line's first model goes on the line
+        a1 = fit_project(p, frr=0.05, config=preset("texture"), user="t").version
+        assert not a1.active and reg.active("anomaly") is None and reg.line_version() == c1
+        a2 = fit_project(p, frr=0.05, config=preset("texture"), activate=True, user="t").version
+        assert a2.active and reg.line_version() == a2.version

@@ -151,7 +151,10 @@ def fit_project(project, *, frr: float = DEFAULT_FRR, config: AnomalyConfig | No
                 activate: bool | None = None, user: str | None = None, progress=None,
                 cancel=None) -> FitOutcome:
     """config: fixed settings; else preset_name ("auto": searched for these parts). activate: True/False,
-    or None = activate only when the project has no active anomaly model yet."""
+    or None = activate only when the line runs no model yet: beside an active classifier, an anomaly model takes
+    over the line's OK / NG (the classifier then only names the defect type), so that waits for someone to read
+    its validation figures and press Activate. (A first classifier beside an anomaly model is activated, see
+    train_project: it only names the types of what the anomaly model flags.)"""
     t0 = time.perf_counter()
     frr = check_frr(frr)
     progress = progress or (lambda e: None)
@@ -197,7 +200,7 @@ def fit_project(project, *, frr: float = DEFAULT_FRR, config: AnomalyConfig | No
         summary.update(val_catch=metrics["catch_rate"], val_frr=metrics["frr"])
     version = save_model(registry, model, summary=summary, extra={"metrics": {"val": metrics}} if metrics else None)
     progress(StageProgress("saving model", 1, 1))
-    if activate or (activate is None and registry.active(KIND) is None):
+    if activate or (activate is None and not registry.active_versions()):
         version = registry.activate(version.version, user)
     return FitOutcome(version, time.perf_counter() - t0, model.calibration.threshold, int(model.bank.shape[0]),
                       len(train), model.calibration.source, report, model.info.get("supervised"),
