@@ -72,6 +72,10 @@ def cmd_fit(args) -> int:
     text = (f"saved anomaly model {out.version.version}{' (active)' if out.version.active else ''}: "
             f"{out.train_images} good images, bank {out.bank_size} patches, threshold {out.threshold:.4g} "
             f"at {args.frr:.2%} false rejects ({out.calibration_source}), {out.fit_s:.1f} s")
+    if not out.version.active:  # a classifier runs the line: the anomaly model would take over its OK / NG
+        where = f'"{args.project}"' if any(c.isspace() for c in str(args.project)) else args.project
+        text += (f"\nnot on the line yet: `inspector models activate {out.version.version} --project {where}` "
+                 "puts it there (or fit with --activate)")
     if out.auto is not None:
         text += f"\nsettings: {out.auto.reason}\n" + "\n".join(f"  {line}" for line in out.auto.expected_lines())
     if out.metrics:

@@ -90,6 +90,9 @@ def test_accept_rollback_and_combined_with_a_classifier(fitted):
     assert "confusion_matrix" in last_json(inspector("eval", "--project", project, "--data", parts, "--json"))
     out = inspector("anomaly", "accept", "--project", project, "--model", "v3", flagged[0], check=False)
     assert out.returncode == 2 and "not an anomaly model" in out.stderr and out.stderr.count("\n") == 1
+    # a refit leaves the line as it is, and says how to put the new version on it
+    refit = inspector("anomaly", "fit", "--project", project, "--preset", "texture", "--quiet")
+    assert "not on the line yet: `inspector models activate v4 --project" in refit.stdout, refit.stdout
 
 
 def test_user_errors_are_one_line(fitted, tmp_path):
