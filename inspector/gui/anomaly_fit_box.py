@@ -79,7 +79,8 @@ def anomaly_headline(s: AnomalyFitSummary) -> tuple[str, str]:
     if s.active:
         text += ". It is now active."
     else:  # beside an active classifier it would take over the line's OK / NG: that is for a person to decide
-        text += ". Not on the line yet: Activate puts it there (it then decides OK / NG)."
+        # (worded so that it stays true once the button has been pressed)
+        text += ". Activate puts it on the line, where it decides OK / NG."
     if s.expected:
         # the search's own estimate, at the threshold it ships with
         text += "<br>Expected: " + "; ".join(s.expected[:2])

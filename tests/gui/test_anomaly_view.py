@@ -124,7 +124,7 @@ def test_fit_from_the_train_panel_then_review_with_the_real_model(session, proje
         qtbot.waitUntil(lambda: not train.training, timeout=240_000)
         text = train.headline.text()
         # the demo's classifier runs the line: the new anomaly model waits for Activate, as a classifier does
-        assert "(anomaly) fitted" in text and "Not on the line yet: Activate" in text, text
+        assert "(anomaly) fitted" in text and "Activate puts it on the line" in text, text
         assert session.registry.active("anomaly") is None and train.activate_btn.isEnabled()
         assert "Expected: catches about" in text and "Settings: " in train.headline.toolTip()
         shot(w, "train_anomaly_fitted")
