@@ -1,5 +1,8 @@
 """Analysis: learning-curve diagnosis, the feature map of real model features (click → the part), and
 the anomaly score histogram drawing."""
+import sqlite3
+from contextlib import closing
+
 import numpy as np
 from conftest import add_flagged_parts, image_is_not_blank, shot
 
@@ -38,6 +41,11 @@ def test_feature_map_colours_by_label_and_click_shows_the_part(window, project_p
     assert emb is not None and len(emb.labels) == n and emb.xy.shape == (n, 2)
     assert sum(lb is None for lb in emb.labels) == 4 and np.isfinite(emb.xy).all()
     assert len(panel.scatter.points()) == n
+    # the demo's v1 has local evidence: measured leave-one-out for the parts its banks hold, and kept in the
+    # feature cache so that the next Compute reads it back
+    with closing(sqlite3.connect(project_path / "cache" / "features.sqlite")) as db:
+        kept = db.execute("SELECT COUNT(*) FROM features WHERE backbone LIKE '%:unseen-local'").fetchone()[0]
+    assert kept == n
     assert 0 < emb.explained[0] <= 1
     first = panel.scatter.points()[0]
     panel._point_clicked(panel.scatter, [first])

@@ -108,7 +108,8 @@ def test_training_parts_are_scored_leave_one_out():
     first = small.levels[0]
     with torch.inference_mode():
         q = first.project(first.patch_maps(small, small.raw_pixels(torch.cat([inputs, new]))))
-        assert first.own_images(q).tolist() == [0, 1, 2, 3, -1, -1, -1]
+        owner, dist = first.own_images(q)
+        assert owner.tolist() == [0, 1, 2, 3, -1, -1, -1] and torch.equal(dist, first.distances(q))
 
 
 def test_project_training_saves_banks_in_one_onnx_graph(tmp_path):

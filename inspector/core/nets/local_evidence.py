@@ -131,11 +131,11 @@ class EvidenceLevel(nn.Module):
             best = m if best is None else torch.minimum(best, m)
         return best.clamp_min(0.0).sqrt() / self.coverage
 
-    def own_images(self, q: torch.Tensor) -> torch.Tensor:
+    def own_images(self, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per image (N×L patches in PCA space), the bank image these patches are from, -1 for a part the bank
         was not fitted on: the coreset keeps some of each fitted image's own patches, and those it finds again
         at distance ~0, which no other part comes near (sensor noise alone puts a new part's patches a good
-        fraction of the coverage away)."""
+        fraction of the coverage away). Also the N×L distances as `distances(q)` gives them."""
         qq = (q * q).sum(-1, keepdim=True)
         best, which = None, None
         for s in range(0, self.bank.shape[0], BANK_CHUNK):
@@ -143,23 +143,28 @@ class EvidenceLevel(nn.Module):
             m, i = d2.min(-1)
             i = i + s
             best, which = (m, i) if best is None else (torch.minimum(best, m), torch.where(m < best, i, which))
-        exact = best.clamp_min(0.0).sqrt() / self.coverage < OWN_PATCH
-        owner = torch.where(exact, self.bank_ids[which], torch.full_like(which, -1))
+        dist = best.clamp_min(0.0).sqrt() / self.coverage
+        owner = torch.where(dist < OWN_PATCH, self.bank_ids[which], torch.full_like(which, -1))
         out = torch.full((len(q),), -1, dtype=torch.int64)
         for n in range(len(q)):
             ids = owner[n][owner[n] >= 0]
             if len(ids) >= max(2.0, OWN_SHARE * q.shape[1]):
                 out[n] = torch.mode(ids).values
-        return out
+        return out, dist
 
     def forward(self, trunk: EfficientNetLite0, raw: torch.Tensor, exclude: torch.Tensor | None = None,
                 unseen: bool = False) -> torch.Tensor:
         """unseen: a part the bank was fitted on leaves its own patches out, as training measures the good
         parts (for the feature map; the exported graph never does this)."""
         q = self.project(self.patch_maps(trunk, raw))
-        if unseen:
-            exclude = self.own_images(q)
-        d = self.distances(q, exclude)
+        if unseen:  # one pass over the bank for new parts; a second only for the parts it was fitted on
+            owner, d = self.own_images(q)
+            seen = owner >= 0
+            if bool(seen.any()):
+                d = d.clone()
+                d[seen] = self.distances(q[seen], owner[seen])
+        else:
+            d = self.distances(q, exclude)
         top = torch.topk(d, min(5, d.shape[1]), dim=1).values.mean(1, keepdim=True)
         dmax = d.max(1, keepdim=True).values
         w = torch.softmax(PEAK_SHARPNESS * d, dim=1).unsqueeze(-1)

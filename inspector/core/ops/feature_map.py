@@ -47,10 +47,10 @@ def feature_map(root, version_dir, limit: int = 1500, *, progress, cancel) -> Em
         # a local-evidence model's pooled part is the plain trunk's (cached like any Fast run's features)
         feats = extract_features(net.plain_trunk() if local else net, ds, pre, torch.device("cpu"), cache=cache,
                                  cancel=cancel, progress=lambda d, t: progress(StageProgress("features", d, t))).numpy()
+        if local:
+            feats = np.concatenate([feats, _unseen_local(net, ds, pre, cache, progress, cancel)], 1)
     finally:
         cache.close()
-    if local:
-        feats = np.concatenate([feats, _unseen_local(net, ds, progress, cancel)], 1)
     x = feats.astype(np.float64) - feats.mean(0)
     _, s, vt = np.linalg.svd(x, full_matrices=False)
     var = s ** 2 / max(float((s ** 2).sum()), 1e-12)
@@ -61,17 +61,27 @@ def feature_map(root, version_dir, limit: int = 1500, *, progress, cancel) -> Em
                      (float(var[0]), float(var[1]) if len(var) > 1 else 0.0), config.get("version", "?"))
 
 
-def _unseen_local(net, ds, progress, cancel, batch: int = 16) -> np.ndarray:
-    """The local evidence of every part as a new part gets it (see LocalEvidenceLite0.unseen_local_features)."""
+def _unseen_local(net, ds, pre, cache, progress, cancel, batch: int = 16) -> np.ndarray:
+    """The local evidence of every part as a new part gets it (see LocalEvidenceLite0.unseen_local_features),
+    cached under this network's own id (its banks included): a second Compute reads them back."""
     import torch
 
+    from inspector.core.features import backbone_id
+
+    bid = backbone_id(net, pre) + ":unseen-local"
+    have = cache.get(bid, ds.keys)
+    todo = [i for i, k in enumerate(ds.keys) if k not in have]
     net.eval()
-    rows = []
+    new = {}
     with torch.inference_mode():
-        for i in range(0, len(ds), batch):
+        for s in range(0, len(todo), batch):
             if cancel is not None:
                 cancel.check()
-            x = torch.from_numpy(np.ascontiguousarray(ds.images[i:i + batch])).permute(0, 3, 1, 2).float()
-            rows.append(net.unseen_local_features((x - 127.0) / 128.0).numpy())
-            progress(StageProgress("fine-defect evidence", min(i + batch, len(ds)), len(ds)))
-    return np.concatenate(rows)
+            idx = todo[s:s + batch]
+            x = torch.from_numpy(np.ascontiguousarray(ds.images[idx])).permute(0, 3, 1, 2).float()
+            new.update(zip((ds.keys[i] for i in idx), net.unseen_local_features((x - 127.0) / 128.0).numpy()))
+            progress(StageProgress("fine-defect evidence", len(ds) - len(todo) + s + len(idx), len(ds)))
+    if new:
+        cache.put(bid, new)
+    have.update(new)
+    return np.stack([have[k] for k in ds.keys])
