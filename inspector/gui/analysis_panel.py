@@ -94,7 +94,10 @@ class AnalysisPanel(QWidget):
         self.scatter_view = pg.GraphicsLayoutWidget()
         self.scatter_plot = self.scatter_view.addPlot(0, 0)
         self.scatter_legend = pg.LegendItem(labelTextSize="9pt")
-        self.scatter_view.addItem(self.scatter_legend, 0, 1)
+        side = self.scatter_side = self.scatter_view.addLayout(0, 1)
+        side.addItem(self.scatter_legend, 0, 0)
+        side.addLabel("", 1, 0)
+        side.layout.setRowStretchFactor(1, 1)  # the entries at the top, not spread over the plot's height
         self.scatter_plot.setLabel("bottom", "1st axis")
         self.scatter_plot.setLabel("left", "2nd axis")
         self.scatter = pg.ScatterPlotItem(size=9, hoverable=True, hoverSize=13)
@@ -218,6 +221,7 @@ class AnalysisPanel(QWidget):
             self.scatter.addPoints(spots)
             sample = pg.ScatterPlotItem(size=9, brush=pg.mkBrush(color))
             legend.addItem(sample, f"{name or 'not labelled'} ({len(idx)})")
+        self.scatter_side.setMaximumWidth(legend.boundingRect().width() + 8)  # the plot takes the rest
         self.scatter_plot.autoRange()
         self.feat_note.setText(f"{len(emb.labels)} parts, model {emb.version}. The axes hold "
                                f"{100 * emb.explained[0]:.0f} % and {100 * emb.explained[1]:.0f} % of the spread. "
