@@ -117,16 +117,22 @@ class EvidenceLevel(nn.Module):
     def project(self, rows: torch.Tensor) -> torch.Tensor:
         return (rows - self.mean) @ self.basis
 
-    def distances(self, q: torch.Tensor, exclude: torch.Tensor | None = None) -> torch.Tensor:
-        """N×L nearest-bank distances in units of the bank's coverage. exclude: per image, the training
-        image whose own patches must not count (leave-one-out while training), -1 for none."""
+    def _chunks(self, q: torch.Tensor, exclude: torch.Tensor | None = None):
+        """(first bank index, N×L×chunk squared distances) over the bank in chunks: N×L×bank floats would take
+        gigabytes. exclude: per image, the training image whose own patches must not count, -1 for none."""
         qq = (q * q).sum(-1, keepdim=True)
-        best = None
-        for s in range(0, self.bank.shape[0], BANK_CHUNK):  # in chunks: N×L×bank floats would take gigabytes
+        for s in range(0, self.bank.shape[0], BANK_CHUNK):
             d2 = qq - 2.0 * q @ self.bank[s:s + BANK_CHUNK].T + self.bank_sq[s:s + BANK_CHUNK]
             if exclude is not None:
                 own = self.bank_ids[s:s + BANK_CHUNK].view(1, 1, -1) == exclude.view(-1, 1, 1)
                 d2 = d2.masked_fill(own, float("inf"))
+            yield s, d2
+
+    def distances(self, q: torch.Tensor, exclude: torch.Tensor | None = None) -> torch.Tensor:
+        """N×L nearest-bank distances in units of the bank's coverage. exclude: per image, the training
+        image whose own patches must not count (leave-one-out while training), -1 for none."""
+        best = None
+        for _, d2 in self._chunks(q, exclude):
             m = d2.min(-1).values
             best = m if best is None else torch.minimum(best, m)
         return best.clamp_min(0.0).sqrt() / self.coverage
@@ -136,10 +142,8 @@ class EvidenceLevel(nn.Module):
         was not fitted on: the coreset keeps some of each fitted image's own patches, and those it finds again
         at distance ~0, which no other part comes near (sensor noise alone puts a new part's patches a good
         fraction of the coverage away). Also the N×L distances as `distances(q)` gives them."""
-        qq = (q * q).sum(-1, keepdim=True)
         best, which = None, None
-        for s in range(0, self.bank.shape[0], BANK_CHUNK):
-            d2 = qq - 2.0 * q @ self.bank[s:s + BANK_CHUNK].T + self.bank_sq[s:s + BANK_CHUNK]
+        for s, d2 in self._chunks(q):
             m, i = d2.min(-1)
             i = i + s
             best, which = (m, i) if best is None else (torch.minimum(best, m), torch.where(m < best, i, which))
