@@ -12,8 +12,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 # is poor at them, and one trained after labelling 40 parts of the line names them better because Fast
 # then adds local evidence (nets/local_evidence.py). The labelled parts are drawn through the demo's camera
 # (demo_camera): drawn bare, without its belt, the first model called every live part NG.
-# bench/demo_loop.py, 200 new parts as the camera shows them: accuracy 0.69 -> 0.77 after 20 -> 0.84
-# after 40 (OK / NG 0.73 -> 0.91).
+# bench/demo_loop.py, 600 new parts as the camera shows them: accuracy 0.66 -> 0.83 after 20 -> 0.87
+# after 40 (OK / NG 0.70 -> 0.91).
 DEMO_SOURCE = "synthetic://line?mode=belt&fps=15&size=256&defect_rate=0.35&seed=11&defects=scratch,spot,crack,missing"
 DEMO_TRIGGER = "presence"
 DEMO_CLASSES = (("good", "ok"), ("scratch", "defect"), ("spot", "defect"), ("crack", "defect"), ("missing", "defect"))

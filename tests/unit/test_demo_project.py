@@ -3,8 +3,7 @@ live line's parts — neither all NG nor all OK."""
 import numpy as np
 import pytest
 
-from inspector.core.demo_project import DEMO_SOURCE, demo_camera, make_demo_project
-from inspector.core.live.synthetic import SyntheticSource
+from inspector.core.demo_project import demo_camera, make_demo_project
 from inspector.core.predictor import Predictor
 from inspector.core.project import Project
 from inspector.core.registry import ModelRegistry
@@ -12,7 +11,7 @@ from inspector.core.registry import ModelRegistry
 
 def _centred_frames(n: int):
     """The first centred frame of each of n parts, read from the demo's own source as the Live tab reads it."""
-    src = SyntheticSource.from_spec(DEMO_SOURCE.replace("fps=15", "fps=0"))
+    src = demo_camera()  # DEMO_SOURCE, not paced
     src.open()
     frames, labels = [], []
     while len(frames) < n:
